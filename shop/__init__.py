@@ -1,0 +1,5 @@
+"""The meso needle shop."""
+
+from shop.app import create_app
+
+__all__ = ["create_app"]

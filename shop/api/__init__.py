@@ -1,0 +1,1 @@
+"""Read-only JSON API for distributors' systems."""

@@ -1,0 +1,83 @@
+"""`/api/v1`: products as JSON, and the OpenAPI 3.1 description of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+
+from shop.api.openapi import openapi_document
+from shop.catalog import queries
+from shop.catalog.models import Product
+from shop.extensions import db
+from shop.inventory.services import Availability, availability
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+API_PER_PAGE = 50
+
+
+def product_json(product: Product, stock: dict[int, Availability]) -> dict[str, Any]:
+    currency = current_app.config["SHOP_SETTINGS"].currency
+    return {
+        "slug": product.slug,
+        "name": product.name,
+        "kind": product.kind,
+        "url": url_for("catalog.product_page", slug=product.slug, _external=True),
+        "sterilisation_method": product.sterilisation_method,
+        "shelf_life_months": product.shelf_life_months,
+        "single_use": product.single_use,
+        "latex_free": product.latex_free,
+        "certifications": product.certification_list,
+        "variants": [
+            {
+                "sku": v.sku,
+                "gauge": v.gauge,
+                "length_mm": v.length_mm,
+                "pins": v.pins,
+                "pack_size": v.pack_size,
+                "min_order_quantity": v.min_order_quantity,
+                "available": stock[v.id].available,
+                "next_expiry": (
+                    stock[v.id].next_expiry.isoformat() if stock[v.id].next_expiry else None
+                ),
+                "currency": currency,
+                "price_tiers": [
+                    {"min_quantity": t.min_quantity, "unit_amount": t.unit_amount}
+                    for t in v.price_tiers
+                ],
+            }
+            for v in product.variants
+        ],
+    }
+
+
+@bp.get("/products")
+def products() -> Response:
+    raw_page = request.args.get("page", "1")
+    if not raw_page.isdigit() or int(raw_page) < 1:
+        abort(400, description="page must be a positive integer")
+    filters = queries.Filters.from_args(request.args)
+    result = queries.listing(db.session, filters, per_page=API_PER_PAGE, facets=False)
+    if filters.page > result.pages and result.total:
+        abort(404, description=f"there are {result.pages} pages")
+    stock = availability(v for p in result.products for v in p.variants)
+    next_url = None
+    if result.page < result.pages:
+        next_url = url_for("api.products", **filters.args(page=result.page + 1), _external=True)
+    return jsonify(
+        {"products": [product_json(p, stock) for p in result.products], "next": next_url}
+    )
+
+
+@bp.get("/products/<slug>")
+def product(slug: str) -> Response:
+    found = queries.product_by_slug(db.session, slug)
+    if found is None:
+        abort(404, description=f"no product with slug {slug!r}")
+    return jsonify(product_json(found, availability(found.variants)))
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_document(url_for("api.products", _external=True).rsplit("/", 1)[0]))

@@ -1,0 +1,140 @@
+"""The application factory: a list of small register steps."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, request, url_for
+
+from shop.config import Settings, engine_options
+from shop.extensions import cache, csrf, db, migrate
+from shop.money import decimal_amount, format_amount
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the shop. `config` overrides settings read from the environment (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(ROOT / "instance"),
+    )
+    settings = Settings.from_env()
+    if config and "SHOP_SETTINGS" in config:
+        settings = config["SHOP_SETTINGS"]
+    app.config.update(settings.flask_config())
+    if config:
+        app.config.update(config)
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+                app.config["SQLALCHEMY_DATABASE_URI"]
+            )
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_security_headers(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True
+    )
+    csrf.init_app(app)
+    cache.init_app(app)
+    # Models register their tables on import.
+    import shop.catalog.models  # noqa: F401
+    import shop.inventory.models  # noqa: F401
+
+
+def register_blueprints(app: Flask) -> None:
+    from shop.api.views import bp as api_bp
+    from shop.catalog.views import bp as catalog_bp
+    from shop.health import bp as health_bp
+
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)
+    csrf.exempt(api_bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    currency = app.config["SHOP_SETTINGS"].currency
+
+    @app.template_filter("money")
+    def money(cents: int) -> str:
+        return format_amount(cents, currency)
+
+    @app.template_filter("decimal_amount")
+    def decimal(cents: int) -> str:
+        return decimal_amount(cents, currency)
+
+    app.jinja_env.globals["shop_currency"] = currency
+    fingerprints: dict[str, str] = {}
+
+    def asset(filename: str) -> str:
+        """URL of a static file with its content hash, so it can be cached for a year."""
+        if filename not in fingerprints or app.debug:
+            path = Path(app.static_folder or "") / filename
+            fingerprints[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        return url_for("static", filename=filename, v=fingerprints[filename])
+
+    app.jinja_env.globals["asset"] = asset
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self' https://checkout.stripe.com; "
+    "frame-ancestors 'none'"
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    production = app.config["SHOP_SETTINGS"].production
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
+        if production:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        if request.path.startswith("/static/") and request.args.get("v"):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    from shop.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from shop.cli import register
+
+    register(app)

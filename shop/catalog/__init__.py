@@ -1,0 +1,1 @@
+"""The catalogue: products, variants (SKUs) and their price tiers."""

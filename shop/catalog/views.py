@@ -1,0 +1,129 @@
+"""The storefront catalogue: home, product list and product pages, product pictures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
+from sqlalchemy import select
+
+from shop.catalog import queries
+from shop.catalog.models import Kind, Product
+from shop.catalog.pictures import needle_svg
+from shop.catalog.services import current_version
+from shop.extensions import cache, db
+from shop.inventory.services import availability, shop_min_shelf_life_months
+
+bp = Blueprint("catalog", __name__)
+
+T = TypeVar("T")
+CSRF_PLACEHOLDER = "__csrf_token_placeholder__"
+
+
+def cached_fragment(name: str, key: str, render: Callable[[], T]) -> T:
+    """HTML rendered once per catalogue version and day, shared by every request.
+
+    The key carries the catalogue version (bumped by every catalogue or stock change)
+    and today's date (lots age past the minimum shelf life), so a stale entry is never
+    read again.
+    """
+    full_key = f"{name}:{current_version()}:{date.today().isoformat()}:{key}"
+    value = cache.get(full_key)
+    if value is None:
+        value = render()
+        cache.set(full_key, value)
+    return value
+
+
+def _with_csrf(html: str) -> Markup:
+    return Markup(html.replace(CSRF_PLACEHOLDER, generate_csrf()))  # noqa: S704
+
+
+@bp.get("/")
+def home() -> str:
+    def render() -> str:
+        featured = list(
+            db.session.scalars(
+                select(Product)
+                .where(Product.is_active.is_(True), Product.featured.is_(True))
+                .order_by(Product.name)
+                .limit(6)
+                .options(queries._ACTIVE_VARIANTS)
+            )
+        )
+        stock = availability(v for p in featured for v in p.variants)
+        return render_template("catalog/_home.html", featured=featured, stock=stock, kinds=Kind)
+
+    return render_template("catalog/home.html", body=Markup(cached_fragment("home", "", render)))  # noqa: S704
+
+
+@bp.get("/products")
+def product_list() -> str:
+    filters = queries.Filters.from_args(request.args)
+
+    def render() -> str:
+        result = queries.listing(db.session, filters)
+        stock = availability(v for p in result.products for v in p.variants)
+        return render_template(
+            "catalog/_listing.html", listing=result, stock=stock, sorts=queries.SORTS
+        )
+
+    body = cached_fragment("listing", filters.cache_key(), render)
+    return render_template("catalog/list.html", filters=filters, body=Markup(body))  # noqa: S704
+
+
+@bp.get("/products/<slug>")
+def product_page(slug: str) -> str:
+    def render() -> dict[str, str]:
+        product = queries.product_by_slug(db.session, slug)
+        if product is None:
+            return {}
+        guides_for = current_app.extensions.get("guides_for_product")
+        html = render_template(
+            "catalog/_product.html",
+            product=product,
+            stock=availability(product.variants),
+            csrf_placeholder=CSRF_PLACEHOLDER,
+            min_shelf_life_months=shop_min_shelf_life_months(),
+            guides=guides_for(slug) if guides_for else [],
+        )
+        return {"html": html, "title": product.name, "description": product.summary}
+
+    page = cached_fragment("product", slug, render)
+    if not page:
+        abort(404)
+    return render_template(
+        "catalog/product.html",
+        body=_with_csrf(page["html"]),
+        title=page["title"],
+        description=page["description"],
+        slug=slug,
+    )
+
+
+@bp.get("/products/<slug>/picture.svg")
+def product_picture(slug: str) -> Response:
+    def render() -> str:
+        product = queries.product_by_slug(db.session, slug)
+        if product is None or not product.variants:
+            return ""
+        first = product.variants[0]
+        return needle_svg(
+            gauge=first.gauge, length_mm=first.length_mm, pins=first.pins, title=product.name
+        )
+
+    svg = cached_fragment("picture", slug, render)
+    if not svg:
+        abort(404)
+    response = Response(svg, mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def product_url(product: Product) -> str:
+    return url_for("catalog.product_page", slug=product.slug)

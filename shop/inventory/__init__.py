@@ -1,0 +1,1 @@
+"""Lot-tracked stock: lots with expiry dates and an append-only movement ledger."""
