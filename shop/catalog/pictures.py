@@ -40,7 +40,7 @@ _FONT = 'font-family="system-ui, sans-serif"'
 # Characters that XML 1.0 does not allow at all (escaping cannot help them).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
-# Gradients do not depend on the arguments, so inlining several pictures in one page is safe.
+# Shared gradients; they do not depend on the arguments. (The pictures are served as <img>.)
 _DEFS = (
     "<defs>"
     '<linearGradient id="bg" x1="0" y1="0" x2="0" y2="1">'
@@ -225,6 +225,7 @@ def _hub(x: float, cy: float, hub: str, half: float, length: float, end_half: fl
 
 
 def _single(gauge: int, length: float, hub: str, colour_name: str) -> str:
+    """A single needle from the side: hub, nose, cannula with its length, caption."""
     cy = 128.0
     t = _thickness(gauge)
     # 1.5 mm .. 13 mm span most of the picture; longer needles (up to 50 mm) gain a little more.
@@ -244,7 +245,7 @@ def _single(gauge: int, length: float, hub: str, colour_name: str) -> str:
         f'<polygon points="{nose}" fill="{hub}" stroke="{dark}" stroke-width="1.5"'
         ' stroke-linejoin="round"/>'
         f'<polygon points="{nose}" fill="url(#s)"/>'
-        f"{_cannula(x, cy, width, t)}"
+        f'<g class="pin">{_cannula(x, cy, width, t)}</g>'
         f"{_dimension(x, tip, cy - 28, f'{_mm(length)} mm', above=True)}"
         f"{_caption(f'{gauge}G × {_mm(length)} mm', hub, colour_name)}"
     )
@@ -275,6 +276,7 @@ def _layout(pins: int) -> list[tuple[float, float]]:
 
 
 def _multi(gauge: int, length: float, pins: int, hub: str, colour_name: str) -> str:
+    """A multi-injector head: side view with pin length, face view with the pins, caption."""
     cy = 126.0
     t = _thickness(gauge) * 0.8
     layout = _layout(pins)
