@@ -59,8 +59,12 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     cache.init_app(app)
     # Models register their tables on import.
+    import shop.cart.models  # noqa: F401
     import shop.catalog.models  # noqa: F401
     import shop.inventory.models  # noqa: F401
+    import shop.mail.models  # noqa: F401
+    import shop.orders.models  # noqa: F401
+    import shop.payments.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:

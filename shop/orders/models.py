@@ -1,0 +1,193 @@
+"""Orders, their lines, the lots each line got, and the order's history."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.db import utcnow
+from shop.extensions import db
+
+
+class OrderStatus(enum.StrEnum):
+    PENDING_PAYMENT = "pending_payment"  # card checkout open, stock reserved
+    AWAITING_TRANSFER = "awaiting_transfer"  # bank transfer, stock reserved for days
+    PAYMENT_PROCESSING = "payment_processing"  # paid by a delayed method, not settled yet
+    PAID = "paid"
+    SHIPPED = "shipped"
+    EXPIRED = "expired"  # never paid; reservation released
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return {
+            "pending_payment": "Awaiting card payment",
+            "awaiting_transfer": "Awaiting bank transfer",
+            "payment_processing": "Payment processing",
+            "paid": "Paid",
+            "shipped": "Shipped",
+            "expired": "Expired",
+            "cancelled": "Cancelled",
+        }[self.value]
+
+
+OPEN_STATUSES = (
+    OrderStatus.PENDING_PAYMENT,
+    OrderStatus.AWAITING_TRANSFER,
+    OrderStatus.PAYMENT_PROCESSING,
+)
+
+
+class PaymentMethod(enum.StrEnum):
+    CARD = "card"
+    BANK_TRANSFER = "bank_transfer"
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("total = subtotal + shipping_amount", name="total_adds_up"),
+        CheckConstraint(
+            "amount_refunded >= 0 AND amount_refunded <= total", name="refund_within_total"
+        ),
+        CheckConstraint(
+            "status IN ('pending_payment', 'awaiting_transfer', 'payment_processing', 'paid', "
+            "'shipped', 'expired', 'cancelled')",
+            name="status_known",
+        ),
+        CheckConstraint("payment_method IN ('card', 'bank_transfer')", name="method_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    cart_id: Mapped[int | None] = mapped_column(
+        ForeignKey("carts.id", ondelete="SET NULL"), index=True
+    )
+    # The cart's contents when the order was made, to recognise a second press of checkout.
+    cart_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    user_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    payment_method: Mapped[str] = mapped_column(String(16))
+    email: Mapped[str] = mapped_column(String(254))
+    contact_name: Mapped[str] = mapped_column(String(120))
+    company: Mapped[str] = mapped_column(String(160), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    shipping_address: Mapped[str] = mapped_column(Text)
+    country: Mapped[str] = mapped_column(String(2))
+    currency: Mapped[str] = mapped_column(String(3))
+    subtotal: Mapped[int] = mapped_column(Integer)
+    shipping_amount: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
+    reserved_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    stripe_checkout_url: Mapped[str | None] = mapped_column(Text)
+    stripe_payment_intent: Mapped[str | None] = mapped_column(String(255), index=True)
+    needs_attention: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    attention_reason: Mapped[str] = mapped_column(Text, default="")
+    carrier: Mapped[str] = mapped_column(String(80), default="")
+    tracking_number: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
+    )
+    history: Mapped[list[OrderEvent]] = relationship(
+        back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return OrderStatus(self.status).label
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def fully_refunded(self) -> bool:
+        return self.amount_refunded >= self.total > 0
+
+
+class OrderLine(db.Model):
+    """A line as sold: name, SKU and price copied, so catalogue edits never change it."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_amount > 0", name="unit_amount_positive"),
+        CheckConstraint("line_total = unit_amount * quantity", name="line_total_adds_up"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    variant_id: Mapped[int | None] = mapped_column(ForeignKey("variants.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    pack_size: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_amount: Mapped[int] = mapped_column(Integer)
+    line_total: Mapped[int] = mapped_column(Integer)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+    allocations: Mapped[list[Allocation]] = relationship(
+        back_populates="line", order_by="Allocation.id", cascade="all, delete-orphan"
+    )
+
+
+class AllocationState(enum.StrEnum):
+    RESERVED = "reserved"
+    SOLD = "sold"
+    RELEASED = "released"
+
+
+class Allocation(db.Model):
+    """Packs of one lot held for (reserved) or sold to an order line."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("state IN ('reserved', 'sold', 'released')", name="state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(String(40), index=True)
+    expires_on: Mapped[date] = mapped_column(Date)
+    quantity: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), index=True)
+
+    line: Mapped[OrderLine] = relationship(back_populates="allocations")
+
+
+class OrderEvent(db.Model):
+    """One entry of an order's history: who did what, when."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(60))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    order: Mapped[Order] = relationship(back_populates="history")

@@ -1,0 +1,1 @@
+"""Card payments through Stripe Checkout, and Stripe's events."""
