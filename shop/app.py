@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_template_helpers(app)
     register_security_headers(app)
+    register_background_work(app)
     register_error_handlers(app)
     register_cli(app)
     return app
@@ -69,13 +70,20 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from shop.api.views import bp as api_bp
+    from shop.cart.views import bp as cart_bp
     from shop.catalog.views import bp as catalog_bp
+    from shop.checkout.views import bp as checkout_bp
     from shop.health import bp as health_bp
+    from shop.payments.views import bp as payments_bp
 
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(cart_bp)
+    app.register_blueprint(checkout_bp)
+    app.register_blueprint(payments_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
     csrf.exempt(api_bp)
+    csrf.exempt(payments_bp)  # Stripe signs its requests instead
 
 
 def register_template_helpers(app: Flask) -> None:
@@ -130,6 +138,15 @@ def register_security_headers(app: Flask) -> None:
         if request.path.startswith("/static/") and request.args.get("v"):
             response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
         return response
+
+
+def register_background_work(app: Flask) -> None:
+    """Mail sent after the request in development; the worker's recurring tasks."""
+    from shop.mail.services import register as register_mail
+    from shop.payments.services import settle_lapsed_orders
+
+    register_mail(app)
+    app.extensions["worker_tasks"] = [settle_lapsed_orders]
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -9,6 +9,9 @@ from sqlalchemy import func, select
 from shop.catalog.models import Product
 from shop.demo import load_demo, load_large
 from shop.extensions import db
+from shop.mail.worker import run_worker
+from shop.orders import services as orders
+from shop.orders.models import Order
 
 
 def register(app: Flask) -> None:
@@ -32,3 +35,28 @@ def register(app: Flask) -> None:
             with click.progressbar(length=variants, label="Generating variants") as bar:
                 made = load_large(variants, progress=bar.update)
             click.echo(f"Generated {made} variant(s).")
+
+    @app.cli.command("mark-paid")
+    @click.argument("number")
+    @click.option("--amount", type=int, required=True, help="Amount received, in cents.")
+    @click.option("--by", "actor", default="staff (command line)", help="Who records it.")
+    def mark_paid(number: str, amount: int, actor: str) -> None:
+        """Record a bank transfer received for order NUMBER."""
+        order = db.session.scalar(select(Order).where(Order.number == number))
+        if order is None:
+            raise click.ClickException(f"No order {number}.")
+        made = orders.mark_paid(order, amount=amount, currency=order.currency, actor=actor)
+        db.session.commit()
+        if made:
+            click.echo(f"Order {number} is paid.")
+        elif order.needs_attention:
+            raise click.ClickException(order.attention_reason)
+        else:
+            click.echo(f"Order {number} was already paid.")
+
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="Run one pass and stop.")
+    @click.option("--interval", type=float, default=5.0, help="Seconds between passes.")
+    def worker(once: bool, interval: float) -> None:
+        """Send queued email and settle lapsed reservations, until stopped."""
+        run_worker(once=once, interval=interval)

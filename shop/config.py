@@ -54,6 +54,11 @@ class Settings:
     mail_default_sender: str = "shop@meso-needles.example"
     currency: str = "usd"
     min_shelf_life_months: int = 12
+    base_url: str = "http://127.0.0.1:5000"
+    shipping_amount: int = 1500
+    free_shipping_from: int = 50000
+    bank_transfer_days: int = 7
+    bank_details: str = "Meso Needle Works Ltd · IBAN DE00 0000 0000 0000 0000 00 · BIC EXAMPLEXXX"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -85,6 +90,11 @@ class Settings:
             mail_default_sender=os.environ.get("MAIL_DEFAULT_SENDER", "shop@meso-needles.example"),
             currency=currency,
             min_shelf_life_months=_int("SHOP_MIN_SHELF_LIFE_MONTHS", 12),
+            base_url=os.environ.get("SHOP_BASE_URL", cls.base_url).rstrip("/"),
+            shipping_amount=_int("SHOP_SHIPPING_AMOUNT", 1500),
+            free_shipping_from=_int("SHOP_FREE_SHIPPING_FROM", 50000),
+            bank_transfer_days=_int("SHOP_BANK_TRANSFER_DAYS", 7),
+            bank_details=os.environ.get("SHOP_BANK_DETAILS", cls.bank_details),
         )
 
     def flask_config(self) -> dict[str, Any]:

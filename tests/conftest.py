@@ -3,7 +3,9 @@ TEST_DATABASE_URL is set: a database of its own per run, created and dropped).""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from shop import create_app
 from shop.extensions import db
+from tests.stripe_standin import StripeStandIn
 
 
 def _postgres_database() -> Iterator[str]:
@@ -93,3 +96,34 @@ def demo(app: Flask) -> None:
     with app.app_context():
         load_demo()
         db.session.commit()
+
+
+WEBHOOK_SECRET = "whsec_test_secret"
+
+
+@pytest.fixture
+def stripe_standin() -> Iterator[StripeStandIn]:
+    """Stripe's API on a loopback port, for the real stripe SDK."""
+    with StripeStandIn() as standin:
+        yield standin
+        assert standin.server_errors == []
+
+
+@pytest.fixture
+def stripe_app(app: Flask, stripe_standin: StripeStandIn) -> Flask:
+    """The shop with card payment configured against the stand-in."""
+    app.config["SHOP_SETTINGS"] = dataclasses.replace(
+        app.config["SHOP_SETTINGS"],
+        stripe_secret_key="sk_test_shop",
+        stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_api_base=stripe_standin.base_url,
+    )
+    return app
+
+
+def csrf_token(client: FlaskClient, path: str = "/cart") -> str:
+    """The CSRF token a page gives this client, as a browser would read it."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, f"no csrf_token on {path}"
+    return match.group(1)

@@ -78,6 +78,13 @@ def product_list() -> str:
 
 @bp.get("/products/<slug>")
 def product_page(slug: str) -> str:
+    return render_product_page(slug)[0]
+
+
+def render_product_page(slug: str, *, error: tuple[str, str, str] | None = None) -> tuple[str, int]:
+    """The product page; with `error` (sku, message, quantity typed) it is rendered afresh
+    with the message beside that variant's form and the quantity kept."""
+
     def render() -> dict[str, str]:
         product = queries.product_by_slug(db.session, slug)
         if product is None:
@@ -90,19 +97,21 @@ def product_page(slug: str) -> str:
             csrf_placeholder=CSRF_PLACEHOLDER,
             min_shelf_life_months=shop_min_shelf_life_months(),
             guides=guides_for(slug) if guides_for else [],
+            error=error,
         )
         return {"html": html, "title": product.name, "description": product.summary}
 
-    page = cached_fragment("product", slug, render)
+    page = render() if error else cached_fragment("product", slug, render)
     if not page:
         abort(404)
-    return render_template(
+    html = render_template(
         "catalog/product.html",
         body=_with_csrf(page["html"]),
         title=page["title"],
         description=page["description"],
         slug=slug,
     )
+    return html, 422 if error else 200
 
 
 @bp.get("/products/<slug>/picture.svg")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from shop.catalog.models import Variant
 from shop.catalog.services import bump_version
-from shop.errors import ValidationError
+from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.inventory.models import Lot, MovementKind, StockMovement
 
@@ -139,3 +139,126 @@ def receive_lot(
     bump_version()
     db.session.flush()
     return lot
+
+
+class InsufficientStock(ShopError):
+    """Fewer packs can be had than asked for; `shortages` maps SKU to packs available."""
+
+    def __init__(self, shortages: dict[str, int]):
+        super().__init__(
+            "; ".join(
+                f"only {n} pack{'s' if n != 1 else ''} of {sku} left"
+                for sku, n in shortages.items()
+            )
+        )
+        self.shortages = shortages
+
+
+@dataclass(frozen=True)
+class Taken:
+    """Packs taken from one lot for one request."""
+
+    lot_id: int
+    lot_number: str
+    expires_on: date
+    quantity: int
+
+
+def lock_stock() -> None:
+    """Serialise stock changes: the first statement of every one is this write.
+
+    On SQLite it takes the database's write lock before any stock is read, so no
+    transaction reads lots that another is about to change. On PostgreSQL it is one row
+    lock that every stock change takes first (so they never deadlock), on top of the row
+    locks on the lots themselves. It also invalidates cached catalogue pages.
+    """
+    bump_version()
+
+
+def reserve(
+    requests: list[tuple[Variant, int]], *, today: date | None = None
+) -> dict[int, list[Taken]]:
+    """Reserve packs first-expiry-first-out from sellable lots; all or nothing.
+
+    Returns what was taken per variant id. Raises InsufficientStock naming every short
+    variant and what it could have had. Call `lock_stock()` first in the transaction.
+    """
+    today = today or date.today()
+    months = shop_min_shelf_life_months()
+    variant_ids = sorted({v.id for v, _ in requests})
+    lots = db.session.scalars(
+        select(Lot)
+        .where(Lot.variant_id.in_(variant_ids), Lot.quantity > Lot.reserved)
+        .order_by(Lot.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    by_variant: dict[int, list[Lot]] = defaultdict(list)
+    for lot in lots:
+        by_variant[lot.variant_id].append(lot)
+    taken: dict[int, list[Taken]] = {}
+    shortages: dict[str, int] = {}
+    for variant, quantity in requests:
+        cutoff = sellable_from(variant, today, default_months=months)
+        sellable = sorted(
+            (lot for lot in by_variant[variant.id] if lot.expires_on >= cutoff),
+            key=lambda lot: (lot.expires_on, lot.id),
+        )
+        free = sum(lot.free for lot in sellable)
+        if free < quantity:
+            shortages[variant.sku] = free
+            continue
+        remaining, picks = quantity, []
+        for lot in sellable:
+            if remaining == 0:
+                break
+            n = min(lot.free, remaining)
+            if n:
+                lot.reserved += n
+                remaining -= n
+                picks.append(Taken(lot.id, lot.lot_number, lot.expires_on, n))
+        taken[variant.id] = picks
+    if shortages:
+        # Leave no half-made reservation in the session: the caller rolls back.
+        raise InsufficientStock(shortages)
+    db.session.flush()
+    return taken
+
+
+def release(taken: list[tuple[int, int]]) -> None:
+    """Give reserved packs back: (lot id, packs) pairs. Call `lock_stock()` first."""
+    for lot in _locked_lots([lot_id for lot_id, _ in taken]):
+        lot.reserved -= sum(n for lot_id, n in taken if lot_id == lot.id)
+    db.session.flush()
+
+
+def sell(taken: list[tuple[int, int]], *, actor: str, reason: str) -> None:
+    """Turn reserved packs into sold ones: they leave the lot with a movement each."""
+    for lot in _locked_lots([lot_id for lot_id, _ in taken]):
+        n = sum(q for lot_id, q in taken if lot_id == lot.id)
+        lot.reserved -= n
+        lot.quantity -= n
+        db.session.add(
+            StockMovement(
+                lot_id=lot.id,
+                kind=MovementKind.SOLD.value,
+                quantity=-n,
+                reason=reason,
+                actor=actor,
+            )
+        )
+    db.session.flush()
+
+
+def _locked_lots(lot_ids: list[int]) -> list[Lot]:
+    if not lot_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Lot)
+            .where(Lot.id.in_(sorted(set(lot_ids))))
+            .order_by(Lot.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )

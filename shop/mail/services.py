@@ -1,0 +1,271 @@
+"""Queue email with the change that causes it; deliver what is due, each mail once.
+
+`queue_email` only adds an outbox row to the caller's transaction, so a mail exists exactly
+when the order (or whatever caused it) was committed. `deliver_due` sends due rows: it is
+called by the worker (`flask --app shop worker`) and, in development, right after a request
+that queued mail. It works in a session of its own and commits after every email.
+
+Claiming: a row is claimed by moving its `next_attempt_at` a lease into the future with an
+UPDATE that re-checks the row is still unsent and due. Only one writer can win that UPDATE
+(PostgreSQL re-evaluates it on the locked row; SQLite has one writer at a time), and the
+candidate is picked with FOR UPDATE SKIP LOCKED on PostgreSQL so concurrent workers pick
+different rows instead of waiting. No lock is held while talking to the SMTP server. A
+worker that dies after claiming leaves the row to be retried when the lease ends; one that
+dies between the SMTP server's acceptance and the commit sends it again then (at least
+once: the Message-ID stays the same, so mail clients can tell).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import smtplib
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Protocol
+
+from flask import Flask, Response, current_app, g, has_app_context
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
+
+from shop.extensions import db
+from shop.mail.models import OutboxEmail
+
+log = logging.getLogger("shop.mail")
+
+SMTP_TIMEOUT = 10
+# Longer than sending one email can take (the SMTP timeout is per socket operation).
+CLAIM_LEASE = timedelta(minutes=5)
+MAX_BACKOFF_MINUTES = 60
+MAX_ERROR_LENGTH = 500
+# SMTP errors about one message; the connection stays usable (smtplib sends RSET).
+MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+
+
+def queue_email(*, to: str, subject: str, text: str, html: str | None = None) -> OutboxEmail:
+    """Add an email to the outbox in the current transaction; never sends.
+
+    The caller commits it with the rest of its work. Raises ValueError for a recipient or
+    subject that cannot go into a header (a line break would inject headers).
+    """
+    to = to.strip()
+    if not to or len(to) > 254 or any(c in to for c in "\r\n"):
+        raise ValueError(f"not a usable recipient: {to!r}")
+    if len(subject) > 300 or any(c in subject for c in "\r\n"):
+        raise ValueError(f"not a usable subject: {subject!r}")
+    email = OutboxEmail(to=to, subject=subject, body_text=text, body_html=html)
+    db.session.add(email)
+    db.session.flush()
+    if has_app_context():
+        g._mail_queued = True
+        g.setdefault("_mail_queued_ids", []).append(email.id)
+    return email
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before attempt `attempts + 1`: 1, 2, 4, 8 ... minutes, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), MAX_BACKOFF_MINUTES))
+
+
+class _Transport(Protocol):
+    def send(self, email: OutboxEmail, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class _LogTransport:
+    """Development without MAIL_SERVER: the email goes to the log."""
+
+    def send(self, email: OutboxEmail, message: EmailMessage) -> None:
+        log.info(
+            "email %s not sent (no MAIL_SERVER), logged instead\nTo: %s\nSubject: %s\n\n%s",
+            email.id,
+            email.to,
+            email.subject,
+            email.body_text,
+        )
+
+    def close(self) -> None:
+        pass
+
+
+class _SMTPTransport:
+    """One SMTP connection for a batch, opened on the first email."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, email: OutboxEmail, message: EmailMessage) -> None:
+        if self.smtp is None:
+            self.smtp = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT)
+        try:
+            self.smtp.send_message(message)
+        except MESSAGE_ERRORS:
+            if self.smtp.sock is None:  # smtplib hung up (a 421 answer): reconnect next time
+                self.smtp = None
+            raise
+        except Exception:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if self.smtp is not None:
+            with contextlib.suppress(OSError):
+                self.smtp.close()
+            self.smtp = None
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            with contextlib.suppress(OSError):
+                self.smtp.quit()
+            self.abort()
+
+
+def _aware(value: datetime) -> datetime:
+    """UTC-aware (SQLite hands back naive UTC; a naive argument is taken as UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def build_message(email: OutboxEmail, *, sender: str, now: datetime) -> EmailMessage:
+    """The MIME message: text, plus an HTML alternative when there is one."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    message["Date"] = format_datetime(_aware(now))
+    # Stable per outbox row, so a resend after a crash carries the same Message-ID.
+    created = int(_aware(email.created_at).timestamp())
+    message["Message-ID"] = f"<outbox.{email.id}.{created}@{domain}>"
+    message.set_content(email.body_text)
+    if email.body_html:
+        message.add_alternative(email.body_html, subtype="html")
+    return message
+
+
+def _due(now: datetime) -> list[ColumnElement[bool]]:
+    return [OutboxEmail.sent_at.is_(None), OutboxEmail.next_attempt_at <= now]
+
+
+def _claim_next(session: Session, now: datetime, ids: Collection[int] | None) -> OutboxEmail | None:
+    """The next due email, claimed for this worker (committed), or None when none is due."""
+    while True:
+        query = select(OutboxEmail).where(*_due(now)).order_by(OutboxEmail.id).limit(1)
+        if ids is not None:
+            query = query.where(OutboxEmail.id.in_(ids))
+        query = query.with_for_update(skip_locked=True).execution_options(populate_existing=True)
+        email = session.scalars(query).first()
+        if email is None:
+            session.commit()
+            return None
+        claimed = session.execute(
+            update(OutboxEmail)
+            .where(OutboxEmail.id == email.id, *_due(now))
+            .values(next_attempt_at=now + CLAIM_LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            return email
+        # Another worker claimed it between our SELECT and UPDATE (SQLite): pick again.
+
+
+def _record_failure(session: Session, email: OutboxEmail, exc: Exception, now: datetime) -> None:
+    attempts = email.attempts + 1
+    error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
+    retry_at = now + backoff(attempts)
+    session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == email.id)
+        .values(attempts=attempts, last_error=error, next_attempt_at=retry_at)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    log.warning(
+        "email %s not sent (attempt %s): %s; next attempt at %s",
+        email.id,
+        attempts,
+        error,
+        retry_at.isoformat(timespec="seconds"),
+    )
+
+
+def deliver_due(
+    *, now: datetime | None = None, limit: int = 50, ids: Collection[int] | None = None
+) -> DeliveryReport:
+    """Send up to `limit` unsent emails whose time has come, oldest first.
+
+    Owns its transactions (a session of its own, committed after every email), so it must
+    be called outside a request's unit of work. `ids` restricts it to those outbox rows.
+    A failure to build or send one email is recorded on its row with a backoff; after a
+    connection failure the rest of the batch waits for the next run. Database errors
+    propagate (rolled back, nothing half-done left open).
+    """
+    now = _aware(now) if now is not None else datetime.now(UTC)
+    settings = current_app.config["SHOP_SETTINGS"]
+    transport: _Transport
+    if settings.mail_server:
+        transport = _SMTPTransport(settings.mail_server, settings.mail_port)
+    else:
+        transport = _LogTransport()
+    report = DeliveryReport()
+    try:
+        with Session(db.engine, expire_on_commit=False) as session:
+            for _ in range(limit):
+                email = _claim_next(session, now, ids)
+                if email is None:
+                    break
+                try:
+                    message = build_message(email, sender=settings.mail_default_sender, now=now)
+                    transport.send(email, message)
+                except Exception as exc:
+                    report.failed += 1
+                    _record_failure(session, email, exc, now)
+                    if isinstance(exc, OSError) and not isinstance(exc, MESSAGE_ERRORS):
+                        break  # the server is unreachable: leave the rest for the next run
+                    continue
+                session.execute(
+                    update(OutboxEmail)
+                    .where(OutboxEmail.id == email.id)
+                    .values(sent_at=now, last_error="")
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
+                report.sent += 1
+    finally:
+        transport.close()
+    return report
+
+
+def register(app: Flask) -> None:
+    """Send mail queued by a request right after it, when MAIL_SEND_AFTER_COMMIT is on.
+
+    On by default in development (no worker needed to see mail); off in tests and in
+    production, where `flask --app shop worker` sends. Only rows the view has committed
+    are sent (delivery reads in its own session); a failure is logged, never raised.
+    """
+    settings = app.config["SHOP_SETTINGS"]
+    app.config.setdefault("MAIL_SEND_AFTER_COMMIT", not app.testing and not settings.production)
+
+    @app.after_request
+    def send_queued_mail(response: Response) -> Response:
+        if not app.config.get("MAIL_SEND_AFTER_COMMIT") or not g.get("_mail_queued"):
+            return response
+        ids = g.pop("_mail_queued_ids", [])
+        g._mail_queued = False
+        try:
+            deliver_due(ids=ids)
+        except Exception:
+            log.exception("sending mail %s after the request failed; the worker retries", ids)
+        return response
