@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask, Response, request, url_for
 
 from shop.config import Settings, engine_options
-from shop.extensions import cache, csrf, db, migrate
+from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
 from shop.money import decimal_amount, format_amount
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,16 +59,28 @@ def register_extensions(app: Flask) -> None:
     )
     csrf.init_app(app)
     cache.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
     # Models register their tables on import.
+    import shop.accounts.models  # noqa: F401
     import shop.cart.models  # noqa: F401
     import shop.catalog.models  # noqa: F401
     import shop.inventory.models  # noqa: F401
     import shop.mail.models  # noqa: F401
     import shop.orders.models  # noqa: F401
     import shop.payments.models  # noqa: F401
+    import shop.quotes.models  # noqa: F401
 
 
 def register_blueprints(app: Flask) -> None:
+    import shop.accounts.auth  # noqa: F401  (registers the user loader)
+    import shop.admin.views  # noqa: F401
+    from shop.accounts.views import bp as accounts_bp
+    from shop.admin import bp as admin_bp
     from shop.api.views import bp as api_bp
     from shop.cart.views import bp as cart_bp
     from shop.catalog.views import bp as catalog_bp
@@ -77,6 +89,9 @@ def register_blueprints(app: Flask) -> None:
     from shop.payments.views import bp as payments_bp
 
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(admin_bp)
+    app.jinja_env.globals["admin_menu"] = ADMIN_MENU
     app.register_blueprint(cart_bp)
     app.register_blueprint(checkout_bp)
     app.register_blueprint(payments_bp)
@@ -111,6 +126,9 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
+
+# Back-office sections: (endpoint, label); each admin module's endpoint is listed here.
+ADMIN_MENU: list[tuple[str, str]] = []
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask import Flask
 from sqlalchemy import func, select
 
+from shop.accounts import services as accounts
+from shop.accounts.models import Role
 from shop.catalog.models import Product
 from shop.demo import load_demo, load_large
+from shop.errors import ValidationError
 from shop.extensions import db
 from shop.mail.worker import run_worker
 from shop.orders import services as orders
@@ -35,6 +40,23 @@ def register(app: Flask) -> None:
             with click.progressbar(length=variants, label="Generating variants") as bar:
                 made = load_large(variants, progress=bar.update)
             click.echo(f"Generated {made} variant(s).")
+
+    @app.cli.command("create-admin")
+    @click.argument("email")
+    @click.option("--name", default="", help="The admin's name.")
+    @click.option("--role", type=click.Choice(["admin", "staff"]), default="admin")
+    def create_admin(email: str, name: str, role: str) -> None:
+        """Make a back-office account; the password comes from a prompt or stdin."""
+        if sys.stdin.isatty():
+            password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        else:
+            password = sys.stdin.readline().rstrip("\n")
+        try:
+            user = accounts.create_user(email, password, name=name, role=Role(role))
+        except ValidationError as exc:
+            raise click.ClickException(" ".join(exc.errors.values())) from None
+        db.session.commit()
+        click.echo(f"{user.role.title()} account {user.email} created.")
 
     @app.cli.command("mark-paid")
     @click.argument("number")

@@ -1,6 +1,9 @@
 """Unbound extension instances; `create_app` binds them."""
 
 from flask_caching import Cache
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -11,3 +14,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 cache = Cache()
+login_manager = LoginManager()
+limiter = Limiter(key_func=get_remote_address)

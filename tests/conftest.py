@@ -127,3 +127,39 @@ def csrf_token(client: FlaskClient, path: str = "/cart") -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, f"no csrf_token on {path}"
     return match.group(1)
+
+
+PASSWORD = "correct horse battery"
+
+
+def sign_in(client: FlaskClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    token = csrf_token(client, "/account/login")
+    return client.post(
+        "/account/login", data={"email": email, "password": password, "csrf_token": token}
+    )
+
+
+def _client_as(app: Flask, role: str) -> FlaskClient:
+    from tests.factories import make_user
+
+    with app.app_context():
+        make_user(f"{role}@shop.example", role=role)
+        db.session.commit()
+    client = app.test_client()
+    assert sign_in(client, f"{role}@shop.example").status_code == 303
+    return client
+
+
+@pytest.fixture
+def staff_client(app: Flask) -> FlaskClient:
+    return _client_as(app, "staff")
+
+
+@pytest.fixture
+def admin_client(app: Flask) -> FlaskClient:
+    return _client_as(app, "admin")
+
+
+@pytest.fixture
+def buyer_client(app: Flask) -> FlaskClient:
+    return _client_as(app, "buyer")

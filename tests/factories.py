@@ -94,3 +94,15 @@ def make_lot(
         quantity=quantity,
         actor="tests",
     )
+
+
+def make_user(
+    email: str = "staff@shop.example",
+    *,
+    role: str = "staff",
+    password: str = "correct horse battery",
+) -> object:
+    from shop.accounts.models import Role
+    from shop.accounts.services import create_user
+
+    return create_user(email, password, name=email.split("@")[0], role=Role(role))

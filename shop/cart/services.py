@@ -92,6 +92,10 @@ def find_cart(token: str | None) -> Cart | None:
     return db.session.scalar(select(Cart).where(Cart.token == token))
 
 
+def account_cart(user_id: int) -> Cart | None:
+    return db.session.scalar(select(Cart).where(Cart.user_id == user_id).order_by(Cart.id.desc()))
+
+
 def variant_by_sku(sku: str) -> Variant | None:
     sku = sku.strip()
     if not sku or len(sku) > 64:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from shop.cart import services
@@ -20,10 +21,16 @@ SESSION_KEY = "cart_token"
 
 
 def current_cart(*, create: bool = False) -> Cart | None:
-    """The visitor's cart, found by the token in the signed session cookie."""
+    """The visitor's cart, found by the token in the signed session cookie (or, signed in,
+    the account's cart)."""
     cart = services.find_cart(session.get(SESSION_KEY))
+    if cart is None and current_user.is_authenticated:
+        cart = services.account_cart(current_user.id)
     if cart is None and create:
         cart = services.new_cart()
+        if current_user.is_authenticated:
+            cart.user_id = current_user.id
+    if cart is not None and session.get(SESSION_KEY) != cart.token:
         session[SESSION_KEY] = cart.token
         session.permanent = True  # survives a browser restart
     return cart

@@ -71,6 +71,8 @@ class Product(db.Model):
     latex_free: Mapped[bool] = mapped_column(Boolean, default=True)
     certifications: Mapped[str] = mapped_column(String(300), default="")
     ifu_filename: Mapped[str | None] = mapped_column(String(200))
+    # An uploaded photo (under instance/uploads); without one the drawn SVG is shown.
+    image_filename: Mapped[str | None] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     # Lowest one-pack price over active variants, kept by catalog.services.

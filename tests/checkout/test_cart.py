@@ -113,7 +113,7 @@ def test_cart_survives_a_browser_restart(app: Flask, client: FlaskClient) -> Non
     """The cart lives on the server; the signed session cookie that finds it is persistent."""
     _variant(app)
     response = _add(client, "MN-32G-4MM-100", "4")
-    cookie = response.headers["Set-Cookie"]
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "Expires=" in cookie and "HttpOnly" in cookie
     session_cookie = client.get_cookie("session")
     fresh = app.test_client()

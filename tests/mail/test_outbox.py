@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 from shop.extensions import db
 from shop.mail import worker
 from shop.mail.models import OutboxEmail
-from shop.mail.services import backoff, deliver_due, queue_email, register
+from shop.mail.services import backoff, deliver_due, queue_email
 from shop.mail.worker import run_worker
 
 SENDER = "Meso Needle Works <shop@meso-needles.example>"
@@ -297,9 +297,7 @@ def test_concurrent_workers_send_each_mail_once(app: Flask, smtp: SMTPServer) ->
 
 
 def _with_mail_routes(app: Flask, *, send_after_commit: bool | None = True) -> None:
-    """Register the hook (unless create_app already did) and two tiny views."""
-    if not any(f.__name__ == "send_queued_mail" for f in app.after_request_funcs.get(None, [])):
-        register(app)
+    """Two tiny views; create_app registered the hook."""
     if send_after_commit is not None:
         app.config["MAIL_SEND_AFTER_COMMIT"] = send_after_commit
 

@@ -1,0 +1,1 @@
+"""Sign-in for buyers and staff, roles, and the buyer's own pages."""

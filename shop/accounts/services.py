@@ -1,0 +1,61 @@
+"""Accounts: create, authenticate, and carry an anonymous cart into the account's."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from shop.accounts.models import Role, User
+from shop.cart import services as carts
+from shop.cart.models import Cart
+from shop.errors import ValidationError
+from shop.extensions import db
+
+# Checked against when the email is unknown, so a wrong email takes as long as a wrong
+# password and sign-in does not reveal which accounts exist.
+_DUMMY = User(email="", password_hash="")
+_DUMMY.set_password("not a real password")
+
+
+def find(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def create_user(email: str, password: str, *, name: str = "", role: Role = Role.BUYER) -> User:
+    email = email.strip().lower()
+    if find(email) is not None:
+        raise ValidationError({"email": "An account with this email exists: please sign in."})
+    if len(password) < 12:
+        raise ValidationError({"password": "Use at least 12 characters."})
+    user = User(email=email, name=name.strip(), role=role.value, active=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    user = find(email)
+    if user is None:
+        _DUMMY.check_password(password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    user.last_login_at = datetime.now(UTC)
+    return user
+
+
+def adopt_cart(user: User, anonymous: Cart | None) -> Cart | None:
+    """The account's cart after sign-in, with the anonymous cart's lines merged in."""
+    own = db.session.scalar(select(Cart).where(Cart.user_id == user.id).order_by(Cart.id.desc()))
+    if anonymous is None or anonymous is own:
+        return own
+    if anonymous.user_id not in (None, user.id):
+        return own
+    if own is None:
+        anonymous.user_id = user.id
+        db.session.flush()
+        return anonymous
+    carts.merge(own, anonymous)
+    return own

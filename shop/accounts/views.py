@@ -1,0 +1,130 @@
+"""`/account`: sign in and out, register, order history and reorder."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from shop.accounts import services
+from shop.accounts.forms import LoginForm, RegisterForm
+from shop.cart import services as carts
+from shop.cart.views import SESSION_KEY, current_cart, remember_count
+from shop.errors import ValidationError
+from shop.extensions import db, limiter
+from shop.orders.models import Order
+
+bp = Blueprint("accounts", __name__, url_prefix="/account")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an open redirect."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _failed(response):  # type: ignore[no-untyped-def]
+    return response.status_code != 303
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute;50 per hour", methods=["POST"], deduct_when=_failed)
+def login():  # type: ignore[no-untyped-def]
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.password.errors = ["That email and password do not match an account."]
+            db.session.rollback()
+            return render_template("accounts/login.html", form=form), 401
+        cart = services.adopt_cart(user, current_cart())
+        db.session.commit()
+        login_user(user)
+        if cart is not None:
+            session[SESSION_KEY] = cart.token
+            remember_count(cart)
+        flash(f"Signed in as {user.email}.", "success")
+        default = url_for("admin.dashboard") if user.is_staff else url_for("accounts.orders")
+        return redirect(_safe_next(request.args.get("next")) or default, code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():  # type: ignore[no-untyped-def]
+    logout_user()
+    session.pop(SESSION_KEY, None)
+    session.pop("cart_packs", None)
+    flash("You are signed out.", "info")
+    return redirect(url_for("catalog.home"), code=303)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("5 per hour", methods=["POST"])
+def register():  # type: ignore[no-untyped-def]
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.email.data, form.password.data, name=form.name.data)
+        except ValidationError as exc:
+            db.session.rollback()
+            for name, message in exc.errors.items():
+                getattr(form, name).errors = [message]
+            return render_template("accounts/register.html", form=form), 422
+        cart = services.adopt_cart(user, current_cart())
+        db.session.commit()
+        login_user(user)
+        if cart is not None:
+            session[SESSION_KEY] = cart.token
+        flash("Your account is ready.", "success")
+        return redirect(url_for("accounts.orders"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/register.html", form=form), status
+
+
+@bp.get("/orders")
+@login_required
+def orders():  # type: ignore[no-untyped-def]
+    rows = db.session.scalars(
+        select(Order).where(Order.user_id == current_user.id).order_by(Order.id.desc()).limit(200)
+    ).all()
+    return render_template("accounts/orders.html", orders=rows)
+
+
+@bp.post("/orders/<number>/reorder")
+@login_required
+def reorder(number: str):  # type: ignore[no-untyped-def]
+    order = db.session.scalar(
+        select(Order).where(Order.number == number, Order.user_id == current_user.id)
+    )
+    if order is None:
+        flash("That order is not in your account.", "error")
+        return redirect(url_for("accounts.orders"), code=303)
+    cart = current_cart(create=True)
+    assert cart is not None
+    cart.user_id = current_user.id
+    added, skipped = [], []
+    for line in order.lines:
+        variant = carts.variant_by_sku(line.sku)
+        if variant is None:
+            skipped.append(f"{line.sku} (no longer sold)")
+            continue
+        try:
+            with db.session.begin_nested():
+                carts.add(cart, variant, line.quantity)
+            added.append(line.sku)
+        except ValidationError as exc:
+            skipped.append(f"{line.sku}: {next(iter(exc.errors.values()))}")
+    remember_count(cart)
+    db.session.commit()
+    if added:
+        flash(f"Added to your cart: {', '.join(added)}.", "success")
+    if skipped:
+        flash(f"Not added: {'; '.join(skipped)}", "error")
+    return redirect(url_for("cart.show"), code=303)

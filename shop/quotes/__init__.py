@@ -1,0 +1,1 @@
+"""Quotes for distributors: request, answer, accept, pay."""

@@ -1,0 +1,122 @@
+"""Sign-in, registration, roles and the buyer's order history."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from shop.accounts.models import User
+from shop.extensions import db
+from tests.conftest import PASSWORD, csrf_token, sign_in
+from tests.factories import make_lot, make_product, make_user, make_variant
+
+
+def test_passwords_are_hashed(app: Flask) -> None:
+    with app.app_context():
+        user = make_user("a@shop.example")
+        db.session.commit()
+        assert PASSWORD not in user.password_hash
+        assert user.password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_sign_in_and_out(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        make_user("buyer@clinic.example", role="buyer")
+        db.session.commit()
+    wrong = sign_in(client, "buyer@clinic.example", "wrong password")
+    assert wrong.status_code == 401
+    assert "That email and password do not match an account." in wrong.get_data(as_text=True)
+    unknown = sign_in(client, "nobody@clinic.example")
+    assert unknown.status_code == 401
+    ok = sign_in(client, "BUYER@clinic.example")
+    assert ok.status_code == 303 and ok.location.endswith("/account/orders")
+    assert "Your orders" in client.get("/account/orders").get_data(as_text=True)
+    client.post("/account/logout", data={"csrf_token": csrf_token(client, "/account/orders")})
+    assert client.get("/account/orders").status_code == 302
+
+
+def test_next_is_never_an_open_redirect(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        make_user("buyer@clinic.example", role="buyer")
+        db.session.commit()
+    token = csrf_token(client, "/account/login")
+    response = client.post(
+        "/account/login?next=https://evil.example/x",
+        data={"email": "buyer@clinic.example", "password": PASSWORD, "csrf_token": token},
+    )
+    assert response.location.endswith("/account/orders")
+
+
+def test_failed_sign_ins_are_rate_limited(app: Flask, client: FlaskClient) -> None:
+    statuses = [sign_in(client, "x@clinic.example", "bad").status_code for _ in range(12)]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10:] == [429, 429]
+
+
+def test_register_validates_and_keeps_input(app: Flask, client: FlaskClient) -> None:
+    token = csrf_token(client, "/account/register")
+    response = client.post(
+        "/account/register",
+        data={
+            "name": "Dr Ana",
+            "email": "ana@clinic.example",
+            "password": "short",
+            "confirm": "short",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert "Use at least 12 characters." in html and 'value="ana@clinic.example"' in html
+    response = client.post(
+        "/account/register",
+        data={
+            "name": "Dr Ana",
+            "email": "ana@clinic.example",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        assert (user.email, user.role) == ("ana@clinic.example", "buyer")
+
+
+def test_anonymous_cart_merges_into_the_account_cart(app: Flask) -> None:
+    with app.app_context():
+        variant = make_variant(product=make_product(slug="meso-32"), sku="MN-1")
+        make_lot(variant, quantity=50)
+        make_user("buyer@clinic.example", role="buyer")
+        db.session.commit()
+    first = app.test_client()
+    sign_in(first, "buyer@clinic.example")
+    first.post(
+        "/cart/add",
+        data={"sku": "MN-1", "quantity": "2", "csrf_token": csrf_token(first, "/products/meso-32")},
+    )
+    other_device = app.test_client()
+    other_device.post(
+        "/cart/add",
+        data={
+            "sku": "MN-1",
+            "quantity": "3",
+            "csrf_token": csrf_token(other_device, "/products/meso-32"),
+        },
+    )
+    sign_in(other_device, "buyer@clinic.example")
+    html = other_device.get("/cart").get_data(as_text=True)
+    assert 'name="quantity" min="0" step="1" value="5"' in html
+
+
+def test_create_admin_command(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-admin", "boss@shop.example"], input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Admin account boss@shop.example created." in result.output
+    again = runner.invoke(args=["create-admin", "boss@shop.example"], input=PASSWORD + "\n")
+    assert again.exit_code != 0 and "exists" in again.output
+    short = runner.invoke(args=["create-admin", "x@shop.example"], input="short\n")
+    assert short.exit_code != 0 and "12 characters" in short.output
