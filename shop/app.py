@@ -78,8 +78,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     import shop.accounts.auth  # noqa: F401  (registers the user loader)
-    import shop.admin.views  # noqa: F401
     from shop.accounts.views import bp as accounts_bp
+    from shop.admin import MENU as ADMIN_MENU
     from shop.admin import bp as admin_bp
     from shop.api.views import bp as api_bp
     from shop.cart.views import bp as cart_bp
@@ -126,9 +126,6 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
-
-# Back-office sections: (endpoint, label); each admin module's endpoint is listed here.
-ADMIN_MENU: list[tuple[str, str]] = []
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

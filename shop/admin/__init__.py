@@ -8,6 +8,14 @@ from werkzeug.wrappers import Response
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
+# The back-office menu: (endpoint, label, admin only), in the order sections register.
+MENU: list[tuple[str, str, bool]] = []
+
+
+def section(endpoint: str, label: str, *, admin_only: bool = False) -> None:
+    """Put a back-office section in the menu (called once by each section's module)."""
+    MENU.append((endpoint, label, admin_only))
+
 
 @bp.before_request
 def staff_only() -> Response | None:
@@ -23,3 +31,7 @@ def staff_only() -> Response | None:
 def never_cache(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+# Each back-office section is one module; importing it registers its routes and menu entry.
+from shop.admin import views  # noqa: E402,F401

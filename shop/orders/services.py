@@ -45,9 +45,14 @@ class Contact:
 
 @dataclass(frozen=True)
 class LineRequest:
-    variant: Variant
+    """A line to order: a catalogue variant (stock reserved) or, with variant None, a
+    free-text item such as a private-label run (named by `sku` and `name`)."""
+
+    variant: Variant | None
     quantity: int
     unit_amount: int
+    sku: str = ""
+    name: str = ""
 
 
 def lock() -> None:
@@ -81,7 +86,7 @@ def create_order(
 
     Call inventory.lock_stock() first in the transaction.
     """
-    taken = inventory.reserve([(line.variant, line.quantity) for line in lines])
+    taken = inventory.reserve([(x.variant, x.quantity) for x in lines if x.variant is not None])
     subtotal = sum(line.unit_amount * line.quantity for line in lines)
     order = Order(
         token=secrets.token_urlsafe(32),
@@ -103,11 +108,12 @@ def create_order(
         **contact.__dict__,
     )
     for line in lines:
+        variant = line.variant
         order_line = OrderLine(
-            variant_id=line.variant.id,
-            sku=line.variant.sku,
-            name=_line_name(line.variant),
-            pack_size=line.variant.pack_size,
+            variant_id=variant.id if variant else None,
+            sku=variant.sku if variant else line.sku,
+            name=_line_name(variant) if variant else line.name,
+            pack_size=variant.pack_size if variant else 1,
             quantity=line.quantity,
             unit_amount=line.unit_amount,
             line_total=line.unit_amount * line.quantity,
@@ -120,7 +126,7 @@ def create_order(
                 quantity=t.quantity,
                 state=AllocationState.RESERVED.value,
             )
-            for t in taken[line.variant.id]
+            for t in (taken[variant.id] if variant else [])
         ]
         order.lines.append(order_line)
     until = f"{reserved_until:%Y-%m-%d %H:%M} UTC"
