@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, request, url_for
 
@@ -74,6 +76,9 @@ def register_extensions(app: Flask) -> None:
     import shop.orders.models  # noqa: F401
     import shop.payments.models  # noqa: F401
     import shop.quotes.models  # noqa: F401
+    from shop.compression import register as register_compression
+
+    register_compression(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -85,8 +90,11 @@ def register_blueprints(app: Flask) -> None:
     from shop.cart.views import bp as cart_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.checkout.views import bp as checkout_bp
+    from shop.guides import register as register_guides
+    from shop.guides.views import bp as guides_bp
     from shop.health import bp as health_bp
     from shop.payments.views import bp as payments_bp
+    from shop.seo import bp as seo_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(accounts_bp)
@@ -97,6 +105,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(payments_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(guides_bp)
+    app.register_blueprint(seo_bp)
+    register_guides(app)  # product pages' guides_for_product, latest_guides, guides-check
     csrf.exempt(api_bp)
     csrf.exempt(payments_bp)  # Stripe signs its requests instead
 
@@ -129,9 +140,18 @@ def register_template_helpers(app: Flask) -> None:
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'self'; form-action 'self' https://checkout.stripe.com; "
+    "object-src 'none'; base-uri 'self'; form-action 'self' https://checkout.stripe.com{extra}; "
     "frame-ancestors 'none'"
 )
+
+
+@functools.cache
+def content_security_policy(stripe_api_base: str | None) -> str:
+    """The policy; checkout's redirect may also go to a configured Stripe stand-in."""
+    if not stripe_api_base:
+        return CSP.format(extra="")
+    parts = urlsplit(stripe_api_base)
+    return CSP.format(extra=f" {parts.scheme}://{parts.netloc}")
 
 
 def register_security_headers(app: Flask) -> None:
@@ -139,7 +159,10 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            content_security_policy(app.config["SHOP_SETTINGS"].stripe_api_base),
+        )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
