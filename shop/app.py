@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.guides.views import bp as guides_bp
     from shop.health import bp as health_bp
     from shop.payments.views import bp as payments_bp
+    from shop.quotes.views import bp as quotes_bp
     from shop.seo import bp as seo_bp
 
     app.register_blueprint(catalog_bp)
@@ -103,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(cart_bp)
     app.register_blueprint(checkout_bp)
     app.register_blueprint(payments_bp)
+    app.register_blueprint(quotes_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(guides_bp)

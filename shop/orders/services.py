@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -217,6 +218,8 @@ def mark_paid(
     if payment_intent:
         order.stripe_payment_intent = payment_intent
     note(order, "paid", actor=actor, text=f"{order.payment_method.replace('_', ' ')}")
+    for hook in PAID_HOOKS:
+        hook(order, actor)
     queue_confirmation(order)
     db.session.flush()
     return True
@@ -306,3 +309,14 @@ def lapsed(now: datetime | None = None, *, limit: int = 100) -> list[Order]:
             .limit(limit)
         )
     )
+
+
+# Called with (order, actor) the moment an order becomes paid, in the same transaction:
+# other domains (quotes) register here, so orders never imports them.
+PAID_HOOKS: list[Callable[[Order, str], None]] = []
+
+
+def on_paid(hook: Callable[[Order, str], None]) -> None:
+    """Call `hook` whenever mark_paid makes an order paid (registered once)."""
+    if hook not in PAID_HOOKS:
+        PAID_HOOKS.append(hook)

@@ -1,0 +1,152 @@
+"""Back office: quotes. List by status, open one, price and send it, reissue, decline."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from shop.accounts.auth import actor
+from shop.admin import bp, section
+from shop.errors import ValidationError
+from shop.extensions import db
+from shop.money import decimal_amount
+from shop.quotes import services
+from shop.quotes.forms import BUSINESS_TYPES, AnswerForm, StaffDeclineForm
+from shop.quotes.models import Quote, QuoteStatus
+
+section("admin.quotes", "Quotes")
+
+ANSWERABLE = (QuoteStatus.NEW, QuoteStatus.EXPIRED, QuoteStatus.DECLINED)
+DECLINABLE = (QuoteStatus.NEW, QuoteStatus.QUOTED)
+
+Page = tuple[str, int]
+
+
+@bp.get("/quotes", endpoint="quotes")
+def quote_list() -> str:
+    if services.expire_due():
+        db.session.commit()
+    statuses = {s.value: s for s in QuoteStatus}
+    status = statuses.get(request.args.get("status", ""))
+    page = request.args.get("page", 1, type=int) or 1
+    return render_template(
+        "admin/quotes/list.html",
+        pagination=services.listing(status, page=max(page, 1)),
+        status=status,
+        statuses=services.STATUS_LABELS,
+        totals=services.totals,
+    )
+
+
+def _quote_or_404(quote_id: int) -> Quote:
+    quote = db.session.get(Quote, quote_id)
+    if quote is None:
+        abort(404)
+    return quote
+
+
+def _answer_form(quote: Quote) -> AnswerForm:
+    """The answer form prefilled: set prices, else the catalogue's quantity breaks."""
+    prices = []
+    for line in quote.lines:
+        amount = services.suggested_unit_amount(line)
+        prices.append(decimal_amount(amount, quote.currency) if amount is not None else "")
+    shipping = quote.shipping_amount
+    return AnswerForm(
+        data={
+            "prices": prices,
+            "shipping": decimal_amount(shipping, quote.currency) if shipping is not None else "",
+            "valid_until": services.default_valid_until(),
+            "staff_note": quote.staff_note,
+        }
+    )
+
+
+def _render(
+    quote: Quote,
+    *,
+    answer: AnswerForm | None = None,
+    decline: StaffDeclineForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Page:
+    html = render_template(
+        "admin/quotes/detail.html",
+        quote=quote,
+        totals=services.totals(quote),
+        status_label=services.status_label,
+        business_types=BUSINESS_TYPES,
+        country_name=services.country_name,
+        catalogue_price=lambda line: (
+            line.variant.unit_amount_for(line.quantity) if line.variant is not None else None
+        ),
+        answer=answer or _answer_form(quote),
+        can_answer=quote.status in ANSWERABLE,
+        decline=decline or StaffDeclineForm(),
+        can_decline=quote.status in DECLINABLE,
+        link=services.link(quote),
+        error=error,
+    )
+    return html, status
+
+
+@bp.get("/quotes/<int:quote_id>")
+def quote_detail(quote_id: int) -> Page:
+    quote = _quote_or_404(quote_id)
+    if services.expire_if_due(quote):
+        db.session.commit()
+    return _render(quote)
+
+
+@bp.post("/quotes/<int:quote_id>/send")
+def quote_send(quote_id: int) -> Page | Response:
+    quote = _quote_or_404(quote_id)
+    form = AnswerForm()
+    if len(form.prices.entries) != len(quote.lines):
+        return _render(quote, error="The quote's lines changed: reload the page.", status=409)
+    if not form.validate_on_submit():
+        form.amounts(quote.currency)  # every error at once
+        return _render(quote, answer=form, status=422)
+    amounts = form.amounts(quote.currency)
+    if amounts is None:
+        return _render(quote, answer=form, status=422)
+    unit_amounts, shipping = amounts
+    try:
+        services.send_quote(
+            quote,
+            unit_amounts=unit_amounts,
+            shipping_amount=shipping,
+            valid_until=form.valid_until.data,
+            note=form.staff_note.data or "",
+            actor=actor(),
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        for key, message in exc.errors.items():
+            if key == "valid_until":
+                form.valid_until.errors = [message]
+            elif key == "shipping":
+                form.shipping.errors = [message]
+        return _render(quote, answer=form, error=exc.errors.get("prices"), status=422)
+    except services.QuoteStateError as exc:
+        db.session.rollback()
+        return _render(quote, error=str(exc), status=409)
+    db.session.commit()
+    flash(f"Quote {quote.reference} sent to {quote.email}.", "success")
+    return redirect(url_for("admin.quote_detail", quote_id=quote.id), code=303)
+
+
+@bp.post("/quotes/<int:quote_id>/decline")
+def quote_decline(quote_id: int) -> Page | Response:
+    quote = _quote_or_404(quote_id)
+    form = StaffDeclineForm()
+    if not form.validate_on_submit():
+        return _render(quote, decline=form, status=422)
+    try:
+        services.decline(quote, reason=form.reason.data, actor=actor(), by_staff=True)
+    except services.QuoteStateError as exc:
+        db.session.rollback()
+        return _render(quote, error=str(exc), status=409)
+    db.session.commit()
+    flash(f"Quote {quote.reference} declined.", "success")
+    return redirect(url_for("admin.quote_detail", quote_id=quote.id), code=303)

@@ -1,0 +1,251 @@
+"""The distributor's request form, the accept and decline forms, and the staff's answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.widgets import NumberInput
+
+from shop.checkout.forms import COUNTRIES
+from shop.money import ZERO_DECIMAL
+from shop.quotes.models import BusinessType
+
+MAX_LINES = 30
+MAX_PACKS = 1_000_000
+
+BUSINESS_TYPES = {
+    BusinessType.DISTRIBUTOR: "Distributor",
+    BusinessType.CLINIC_CHAIN: "Clinic chain",
+    BusinessType.OTHER: "Other",
+}
+
+_AMOUNT = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?")
+
+
+def parse_money(text: str | None, currency: str) -> int:
+    """`"12.50"` (or `"12,50"`) → 1250 cents, by string arithmetic (never a float).
+
+    Raises ValueError for anything that is not a plain non-negative amount.
+    """
+    match = _AMOUNT.fullmatch((text or "").strip().replace(" ", ""))
+    if match is None:
+        raise ValueError(text)
+    whole, fraction = match.groups()
+    if currency.lower() in ZERO_DECIMAL:
+        if fraction:
+            raise ValueError(text)
+        return int(whole)
+    return int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class QuoteLineForm(Form):
+    """One line: a catalogue SKU or a free-text item, in packs. A line left empty is
+    dropped."""
+
+    sku = StringField("Catalogue SKU", validators=[Length(max=64)], filters=[_strip])
+    description = StringField(
+        "Or describe the item", validators=[Length(max=500)], filters=[_strip]
+    )
+    quantity = StringField(
+        "Packs",
+        validators=[Length(max=12)],
+        filters=[_strip],
+        widget=NumberInput(min=1, step=1),
+    )
+    private_label = BooleanField("Private label (your brand on the packs)")
+    note = StringField("Note for this line", validators=[Length(max=1000)], filters=[_strip])
+
+    def is_blank(self) -> bool:
+        return not (self.sku.data or self.description.data or self.quantity.data or self.note.data)
+
+    def packs(self) -> int | None:
+        """The quantity typed, when it is a whole number of packs in range."""
+        raw = self.quantity.data or ""
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PACKS:
+            return None
+        return int(raw)
+
+
+class QuoteRequestForm(FlaskForm):
+    company = StringField(
+        "Company",
+        validators=[InputRequired("Enter your company's name."), Length(max=160)],
+        filters=[_strip],
+    )
+    contact_name = StringField(
+        "Contact name",
+        validators=[InputRequired("Enter the name of the person we answer."), Length(max=120)],
+        filters=[_strip],
+    )
+    email = EmailField(
+        "Email",
+        validators=[
+            InputRequired("Enter your email address."),
+            Email("Enter an email address like name@company.com.", check_deliverability=False),
+            Length(max=254),
+        ],
+        filters=[_strip],
+    )
+    phone = StringField(
+        "Phone",
+        validators=[InputRequired("Enter a phone number we can call."), Length(max=40)],
+        filters=[_strip],
+    )
+    country = SelectField(
+        "Country",
+        choices=[SelectChoice("", "Choose a country"), *COUNTRIES],
+        validators=[InputRequired("Choose the country we ship to.")],
+    )
+    business_type = SelectField(
+        "Type of business",
+        choices=[
+            SelectChoice("", "Choose one"),
+            *(SelectChoice(k.value, label) for k, label in BUSINESS_TYPES.items()),
+        ],
+        validators=[InputRequired("Choose the type of your business.")],
+    )
+    vat_number = StringField(
+        "VAT or tax number (optional)", validators=[Optional(), Length(max=40)], filters=[_strip]
+    )
+    message = TextAreaField(
+        "Message (optional)", validators=[Optional(), Length(max=5000)], filters=[_strip]
+    )
+    lines = FieldList(FormField(QuoteLineForm), min_entries=1, max_entries=MAX_LINES)
+    # The honeypot: hidden from people and assistive technology, filled by bots.
+    website = StringField("Leave this field empty", filters=[_strip])
+
+    lines_error: str | None = None
+
+    def add_line(self) -> bool:
+        """One more empty line, up to MAX_LINES; False when the form is full."""
+        if len(self.lines.entries) >= MAX_LINES:
+            self.lines_error = f"A request holds at most {MAX_LINES} lines."
+            return False
+        entry = self.lines.append_entry()
+        entry.form.sku.render_kw = {"autofocus": True}
+        return True
+
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        valid = bool(super().validate(extra_validators))
+        filled = [entry.form for entry in self.lines.entries if not entry.form.is_blank()]
+        if not filled:
+            self.lines_error = "Add at least one line: a catalogue SKU or an item you describe."
+            return False
+        for line in filled:
+            if not line.sku.data and not line.description.data:
+                line.sku.errors = [
+                    *line.sku.errors,
+                    "Enter a catalogue SKU or describe the item in the next field.",
+                ]
+                valid = False
+            if line.packs() is None:
+                line.quantity.errors = [
+                    *line.quantity.errors,
+                    f"Enter a whole number of packs, from 1 to {MAX_PACKS:,}.",
+                ]
+                valid = False
+        return valid
+
+    def field_for(self, key: str) -> Any:
+        """The field a service's error key names: `email` or `lines-2-sku`."""
+        if key.startswith("lines-"):
+            _, index, name = key.split("-", 2)
+            return getattr(self.lines.entries[int(index)].form, name)
+        return getattr(self, key)
+
+
+class AcceptForm(FlaskForm):
+    """Accepting carries no prices: the order is made from the stored quote."""
+
+    payment_method = RadioField(
+        "Payment",
+        choices=[
+            SelectChoice("card", "Card (Stripe Checkout)"),
+            SelectChoice("bank_transfer", "Bank transfer"),
+        ],
+        default="bank_transfer",
+        validators=[InputRequired("Choose how you will pay.")],
+    )
+    shipping_address = TextAreaField(
+        "Shipping address",
+        validators=[
+            InputRequired("Enter the address we ship to."),
+            Length(min=10, max=600, message="Enter the full address: street, postcode and town."),
+        ],
+        filters=[_strip],
+    )
+
+
+class DeclineForm(FlaskForm):
+    reason = TextAreaField(
+        "Why do you decline?",
+        validators=[InputRequired("Tell us why, so we can do better."), Length(max=2000)],
+        filters=[_strip],
+    )
+
+
+class AnswerForm(FlaskForm):
+    """The staff's prices: one unit price per line (in the quote's order), shipping, a
+    validity date and a note."""
+
+    prices = FieldList(StringField("Price per pack", filters=[_strip]))
+    shipping = StringField(
+        "Shipping", validators=[InputRequired("Enter the shipping amount (0 for free).")]
+    )
+    valid_until = DateField(
+        "Valid until", validators=[InputRequired("Choose the last day the quote holds.")]
+    )
+    staff_note = TextAreaField(
+        "Note to the distributor (optional)",
+        validators=[Optional(), Length(max=5000)],
+        filters=[_strip],
+    )
+
+    def amounts(self, currency: str) -> tuple[list[int], int] | None:
+        """Unit prices and shipping in cents, or None with the errors set on the fields."""
+        unit_amounts: list[int] = []
+        ok = True
+        for entry in self.prices.entries:
+            try:
+                cents = parse_money(entry.data, currency)
+            except ValueError:
+                cents = 0
+            if cents <= 0:
+                entry.errors = ["Enter a price per pack like 12.50."]
+                ok = False
+            unit_amounts.append(cents)
+        try:
+            shipping = parse_money(self.shipping.data, currency)
+        except ValueError:
+            self.shipping.errors = ["Enter an amount like 150.00, or 0 for free shipping."]
+            return None
+        return (unit_amounts, shipping) if ok else None
+
+
+class StaffDeclineForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason (kept in the history)",
+        validators=[InputRequired("Give a reason."), Length(max=2000)],
+        filters=[_strip],
+    )
