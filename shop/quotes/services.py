@@ -568,3 +568,11 @@ def order_paid(order: Order, actor: str) -> None:
 
 
 orders.on_paid(order_paid)
+
+
+def expire_due_task() -> int:
+    """The worker's task: expire quotes past their validity date, in a transaction of its
+    own."""
+    expired = expire_due()
+    db.session.commit()
+    return expired

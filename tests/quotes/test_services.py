@@ -121,3 +121,18 @@ def test_expiry_sweeps_quoted_quotes_past_their_date(app: Flask) -> None:
         event = quote.history[-1]
         assert (event.actor, event.from_status, event.to_status) == ("shop", "quoted", "expired")
         db.session.rollback()
+
+
+def test_the_worker_expires_quotes_past_their_date(app: Flask) -> None:
+    from shop.mail.worker import run_once
+
+    with app.app_context():
+        quote = _request(app)
+        _send(quote)
+        quote.valid_until = date.today() - timedelta(days=1)
+        db.session.commit()
+        quote_id = quote.id
+    with app.app_context():
+        run_once()
+    with app.app_context():
+        assert db.session.get(Quote, quote_id).status == "expired"
