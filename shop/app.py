@@ -88,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.admin import bp as admin_bp
     from shop.api.views import bp as api_bp
     from shop.cart.views import bp as cart_bp
+    from shop.catalog.uploads import bp as media_bp
     from shop.catalog.views import bp as catalog_bp
     from shop.checkout.views import bp as checkout_bp
     from shop.guides import register as register_guides
@@ -98,6 +99,7 @@ def register_blueprints(app: Flask) -> None:
     from shop.seo import bp as seo_bp
 
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(media_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.jinja_env.globals["admin_menu"] = ADMIN_MENU

@@ -19,7 +19,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 def load_user(user_id: str) -> User | None:
     if not user_id.isdigit():
         return None
-    return db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id))
+    return user if user is not None and user.active else None
 
 
 def staff_required(view: F) -> F:

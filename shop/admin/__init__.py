@@ -34,4 +34,13 @@ def never_cache(response: Response) -> Response:
 
 
 # Each back-office section is one module; importing it registers its routes and menu entry.
-from shop.admin import quotes, views  # noqa: E402,F401
+from shop.admin import (  # noqa: E402,F401
+    catalog_csv,
+    orders,
+    products,
+    quotes,
+    recall,
+    staff,
+    stock,
+    views,
+)

@@ -15,6 +15,7 @@ from shop.catalog import queries
 from shop.catalog.models import Kind, Product
 from shop.catalog.pictures import needle_svg
 from shop.catalog.services import current_version
+from shop.catalog.uploads import media_response
 from shop.extensions import cache, db
 from shop.inventory.services import availability, shop_min_shelf_life_months
 
@@ -116,19 +117,28 @@ def render_product_page(slug: str, *, error: tuple[str, str, str] | None = None)
 
 @bp.get("/products/<slug>/picture.svg")
 def product_picture(slug: str) -> Response:
-    def render() -> str:
+    """The product's uploaded photo when it has one (same URL), else the drawn SVG."""
+
+    def render() -> dict[str, str]:
         product = queries.product_by_slug(db.session, slug)
-        if product is None or not product.variants:
-            return ""
+        if product is None:
+            return {}
+        if product.image_filename:
+            return {"image": product.image_filename}
+        if not product.variants:
+            return {}
         first = product.variants[0]
-        return needle_svg(
+        svg = needle_svg(
             gauge=first.gauge, length_mm=first.length_mm, pins=first.pins, title=product.name
         )
+        return {"svg": svg}
 
-    svg = cached_fragment("picture", slug, render)
-    if not svg:
+    picture = cached_fragment("picture-source", slug, render)
+    if "image" in picture:
+        return media_response(picture["image"], max_age=3600)
+    if "svg" not in picture:
         abort(404)
-    response = Response(svg, mimetype="image/svg+xml")
+    response = Response(picture["svg"], mimetype="image/svg+xml")
     response.headers["Cache-Control"] = "public, max-age=86400"
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

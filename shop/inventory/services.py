@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from shop.catalog.models import Variant
 from shop.catalog.services import bump_version
@@ -262,3 +262,154 @@ def _locked_lots(lot_ids: list[int]) -> list[Lot]:
             .execution_options(populate_existing=True)
         )
     )
+
+
+REASON_MAX_LENGTH = 300
+
+
+def _reason_required(reason: str) -> str:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError({"reason": "Say why, for the stock ledger."})
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ValidationError({"reason": f"Keep the reason under {REASON_MAX_LENGTH} characters."})
+    return reason
+
+
+def _packs(n: int) -> str:
+    return f"{n} pack{'s' if n != 1 else ''}"
+
+
+def adjust(lot: Lot, delta: int, *, actor: str, reason: str) -> Lot:
+    """Add (delta > 0) or remove (delta < 0) packs on hand, e.g. after a recount.
+
+    Never takes the lot below what is reserved for orders: that raises ValidationError
+    saying how many are reserved, and nothing changes.
+    """
+    reason = _reason_required(reason)
+    if delta == 0:
+        raise ValidationError({"delta": "Enter a change other than zero."})
+    lock_stock()
+    (lot,) = _locked_lots([lot.id])
+    if lot.quantity + delta < lot.reserved:
+        raise ValidationError(
+            {
+                "delta": (
+                    f"Lot {lot.lot_number} has {_packs(lot.quantity)} on hand, of which "
+                    f"{_packs(lot.reserved)} reserved for orders: remove at most "
+                    f"{_packs(lot.free)}."
+                )
+            }
+        )
+    lot.quantity += delta
+    db.session.add(
+        StockMovement(
+            lot_id=lot.id,
+            kind=MovementKind.ADJUSTED.value,
+            quantity=delta,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    db.session.flush()
+    return lot
+
+
+def write_off(lot: Lot, quantity: int, *, actor: str, reason: str) -> Lot:
+    """Take expired or damaged packs out of stock for good.
+
+    Only packs not reserved for orders can be written off: asking for more raises
+    ValidationError saying how many are reserved, and nothing changes.
+    """
+    reason = _reason_required(reason)
+    if quantity <= 0:
+        raise ValidationError({"quantity": "Enter a number of packs above zero."})
+    lock_stock()
+    (lot,) = _locked_lots([lot.id])
+    if quantity > lot.free:
+        raise ValidationError(
+            {
+                "quantity": (
+                    f"Lot {lot.lot_number} has {_packs(lot.quantity)} on hand, of which "
+                    f"{_packs(lot.reserved)} reserved for orders: write off at most "
+                    f"{_packs(lot.free)}."
+                )
+            }
+        )
+    lot.quantity -= quantity
+    db.session.add(
+        StockMovement(
+            lot_id=lot.id,
+            kind=MovementKind.WRITTEN_OFF.value,
+            quantity=-quantity,
+            reason=reason,
+            actor=actor,
+        )
+    )
+    db.session.flush()
+    return lot
+
+
+def sellable_lot_condition(today: date) -> ColumnElement[bool]:
+    """SQL for "this lot may be sold online today", the rule `availability` applies.
+
+    For statements that select lots joined to their variant: the lot expires no sooner
+    than the variant's minimum remaining shelf life (its override, else the shop's).
+    Never NULL, so its negation means "not sellable". Reads the distinct overrides in one
+    query.
+    """
+    months = shop_min_shelf_life_months()
+    overrides = db.session.scalars(
+        select(Variant.min_shelf_life_days)
+        .where(Variant.min_shelf_life_days.is_not(None))
+        .distinct()
+    ).all()
+    return or_(
+        and_(Variant.min_shelf_life_days.is_(None), Lot.expires_on >= add_months(today, months)),
+        *(
+            and_(
+                Variant.min_shelf_life_days.is_not(None),
+                Variant.min_shelf_life_days == days,
+                Lot.expires_on >= today + timedelta(days=days),
+            )
+            for days in overrides
+        ),
+    )
+
+
+def return_sold_packs(returns: list[tuple[int, int]], *, actor: str, reason: str) -> None:
+    """Put sold packs back into the lots they came from: (lot id, packs) pairs.
+
+    Each lot gets one append-only 'returned' movement. Call `lock_stock()` first.
+    """
+    wanted = [(lot_id, n) for lot_id, n in returns if n > 0]
+    for lot in _locked_lots([lot_id for lot_id, _ in wanted]):
+        n = sum(q for lot_id, q in wanted if lot_id == lot.id)
+        lot.quantity += n
+        db.session.add(
+            StockMovement(
+                lot_id=lot.id,
+                kind=MovementKind.RETURNED.value,
+                quantity=n,
+                reason=reason,
+                actor=actor,
+            )
+        )
+    db.session.flush()
+
+
+def returned_packs(reason: str, lot_ids: Iterable[int]) -> dict[int, int]:
+    """Packs put back into each of these lots by 'returned' movements with this reason."""
+    ids = sorted(set(lot_ids))
+    if not ids:
+        return {}
+    totals: dict[int, int] = defaultdict(int)
+    for lot_id, quantity in db.session.execute(
+        select(StockMovement.lot_id, StockMovement.quantity).where(
+            StockMovement.kind == MovementKind.RETURNED.value,
+            StockMovement.reason == reason,
+            StockMovement.lot_id.in_(ids),
+        )
+    ):
+        totals[lot_id] += quantity
+    return dict(totals)

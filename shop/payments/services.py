@@ -8,9 +8,9 @@ should not.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from flask import url_for
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shop.extensions import db
 from shop.orders import services as orders
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, PaymentMethod
 from shop.payments import stripe_client
 from shop.payments.models import StripeEvent
 
@@ -275,3 +275,84 @@ def settle_lapsed(orders_due: list[Order]) -> dict[str, int]:
                 "order %s: Stripe unreachable, retried on the next run: %s", order.number, exc
             )
     return counts
+
+
+def refund(
+    order: Order,
+    *,
+    amount: int,
+    restock: Mapping[int, int],
+    nonce: str,
+    actor: str,
+    reason: str = "",
+    cancel: bool = False,
+) -> bool:
+    """Refund `amount` cents of a paid order and put the chosen packs back into stock.
+
+    A card order is refunded through Stripe with an idempotency key made of the order, the
+    form's `nonce` and the amount, so a form sent twice refunds once, and the refund is
+    booked from Stripe's answer at once (the webhooks that follow find nothing new). A
+    bank-transfer order books a refund staff sent by bank. With `cancel`, a paid order not
+    shipped is refunded in all that remains and cancelled.
+
+    Returns False when this very refund was booked before. Raises ValidationError or
+    orders.ActionRefused before anything is sent, RefundRefused when Stripe declined and
+    StripeError when Stripe could not be reached: then nothing is booked.
+    """
+    orders.check_refund(order, amount=amount, restock=restock, cancel=cancel)
+    if order.payment_method == PaymentMethod.BANK_TRANSFER:
+        made = orders.RefundMade(
+            reference=f"bank transfer {nonce}", amount=amount, refunded_total=None
+        )
+    else:
+        if not order.stripe_payment_intent:
+            raise orders.ActionRefused(
+                f"Order {order.number} has no Stripe payment on record: refund it in Stripe's "
+                "dashboard."
+            )
+        state = stripe_client.create_refund(
+            order.stripe_payment_intent,
+            amount,
+            idempotency_key=f"refund-{order.id}-{nonce}-{amount}",
+            metadata={"order_id": str(order.id), "order_number": order.number or ""},
+        )
+        made = orders.RefundMade(
+            reference=state.id, amount=state.amount, refunded_total=state.charge_refunded
+        )
+    return orders.book_refund(
+        order, made, restock=restock, actor=actor, reason=reason, cancel=cancel
+    )
+
+
+def cancel_order(
+    order: Order, *, actor: str, reason: str, restock_all: bool, nonce: str
+) -> Literal["cancelled", "paid meanwhile"]:
+    """Cancel an order for staff.
+
+    An open card order's Checkout Session is expired first, so it can no longer be paid;
+    if the buyer paid meanwhile, the payment is applied and nothing is cancelled. A paid
+    order not yet shipped is refunded in all that remains (as `refund` does) and
+    cancelled; with `restock_all` every sold pack goes back into its lot. Raises as
+    `refund` does, and changes nothing when Stripe cannot be reached.
+    """
+    if order.status == OrderStatus.PENDING_PAYMENT and order.stripe_session_id:
+        state = stripe_client.retrieve_session(order.stripe_session_id)
+        if state.status == "open":
+            state = stripe_client.expire_session(order.stripe_session_id)
+        if state.status == "complete":
+            apply_session(order, state, actor=actor)
+            return "paid meanwhile"
+    restock = orders.restockable(order) if restock_all else {}
+    if order.status == OrderStatus.PAID and not order.fully_refunded:
+        refund(
+            order,
+            amount=order.total - order.amount_refunded,
+            restock=restock,
+            nonce=nonce,
+            actor=actor,
+            reason=reason,
+            cancel=True,
+        )
+    else:
+        orders.cancel(order, actor=actor, reason=reason, restock=restock)
+    return "cancelled"

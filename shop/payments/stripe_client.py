@@ -162,12 +162,50 @@ def charge_refunded_amount(charge_id: str) -> tuple[int, str | None]:
     return charge.amount_refunded, intent_id
 
 
-def create_refund(payment_intent: str, amount: int, *, idempotency_key: str) -> str:
-    refund = client().v1.refunds.create(
-        {"payment_intent": payment_intent, "amount": amount},
-        options={"idempotency_key": idempotency_key},
+@dataclass(frozen=True)
+class RefundState:
+    """What the shop needs to know of a refund Stripe made."""
+
+    id: str
+    amount: int
+    status: str | None
+    charge_refunded: int  # the charge's refunded amount in all, this refund included
+
+
+class RefundRefused(Exception):
+    """Stripe answered and made no refund; the message is Stripe's, fit for staff."""
+
+
+def create_refund(
+    payment_intent: str, amount: int, *, idempotency_key: str, metadata: dict[str, str]
+) -> RefundState:
+    """Refund `amount` cents of a payment; the same key answers with the same refund, once.
+
+    Raises RefundRefused when Stripe declines (more than remains, a key reused with other
+    values, a refund that failed) and StripeError when Stripe cannot be reached.
+    """
+    try:
+        refund = client().v1.refunds.create(
+            {
+                "payment_intent": payment_intent,
+                "amount": amount,
+                "metadata": metadata,
+                "expand": ["charge"],
+            },
+            options={"idempotency_key": idempotency_key},
+        )
+    except (stripe.InvalidRequestError, stripe.IdempotencyError) as exc:
+        raise RefundRefused(exc.user_message or str(exc)) from exc
+    if refund.status not in ("succeeded", "pending"):
+        raise RefundRefused(f"Stripe's refund {refund.id} is {refund.status}.")
+    charge = refund.charge
+    if isinstance(charge, str):
+        refunded, _intent = charge_refunded_amount(charge)
+    else:
+        refunded = refund.amount if charge is None else charge.amount_refunded
+    return RefundState(
+        id=refund.id, amount=refund.amount, status=refund.status, charge_refunded=refunded
     )
-    return refund.id
 
 
 def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
