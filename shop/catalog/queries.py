@@ -1,22 +1,33 @@
-"""Reading the catalogue: filters from the URL, the filtered list, facet counts."""
+"""Reading the catalogue: filters from the URL, the filtered list, facet counts.
+
+A listing is answered from a `CatalogIndex` that each process builds once per catalogue
+version (two queries): for each family, and for each (gauge, length, pins) of an active
+variant, the set of active products having it, and the active products in each sort order.
+A set of products is a Python int used as a bitmap (bit n stands for product id n), so the
+count, the page and every facet are a few bitwise operations over a few kilobytes, however
+large the catalogue. The database answers only the text search (one query, whatever the
+number of words) and loads the products of the page.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from flask import current_app
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from shop.catalog import search
 from shop.catalog.models import Kind, Product, Variant
+from shop.catalog.services import catalogue_version
 
 PER_PAGE = 24
-_ACTIVE_VARIANTS = selectinload(Product.variants.and_(Variant.is_active.is_(True))).selectinload(
-    Variant.price_tiers
-)
+_ACTIVE_VARIANTS_ONLY = selectinload(Product.variants.and_(Variant.is_active.is_(True)))
+_ACTIVE_VARIANTS = _ACTIVE_VARIANTS_ONLY.selectinload(Variant.price_tiers)
 MAX_QUERY = 200
 MAX_VALUES = 20
 SORTS = {
@@ -141,34 +152,199 @@ class Filters:
         )
 
 
-def _variant_conditions(filters: Filters, *, skip: str | None = None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Variant.is_active.is_(True)]
-    if filters.gauges and skip != "gauge":
-        conditions.append(Variant.gauge.in_(filters.gauges))
-    if filters.lengths and skip != "length":
-        conditions.append(Variant.length_mm.in_(filters.lengths))
-    if filters.pins and skip != "pins":
-        conditions.append(Variant.pins.in_(filters.pins))
-    return conditions
+Combo = tuple[int, float, int]  # (gauge, length_mm, pins) of a variant
+_MAX_UNIONS = 256
+_FACET_POSITION = {"gauge": 0, "length": 1, "pins": 2}
 
 
-def _product_conditions(filters: Filters, *, skip: str | None = None) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [Product.is_active.is_(True)]
-    if filters.kinds and skip != "kind":
-        conditions.append(Product.kind.in_(filters.kinds))
-    matching = search.matching_product_ids(filters.q)
-    if matching is not None:
-        conditions.append(Product.id.in_(matching))
-    return conditions
+def bitmap(ids: Iterable[int]) -> int:
+    """The set of these product ids as an int: bit n is set when n is in it."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    bits = bytearray(max(ids) // 8 + 1)
+    for n in ids:
+        bits[n >> 3] |= 1 << (n & 7)
+    return int.from_bytes(bits, "little")
 
 
-def _matching_products(filters: Filters) -> Select[Any]:
-    has_variant = (
-        select(Variant.id)
-        .where(Variant.product_id == Product.id, *_variant_conditions(filters))
-        .exists()
+def _union(bitmaps: Iterable[int]) -> int:
+    result = 0
+    for one in bitmaps:
+        result |= one
+    return result
+
+
+@dataclass(frozen=True)
+class CatalogIndex:
+    """The active catalogue as sets of product ids, for one catalogue version."""
+
+    version: int
+    kinds: dict[str, int]  # family -> its active products
+    combos: dict[Combo, int]  # (gauge, length, pins) -> active products with such a variant
+    orders: dict[str, list[int]]  # sort -> ids of the active products in that order
+    ranks: dict[str, dict[int, int]]  # sort -> product id -> its place in that order
+    everything: int  # active products with an active variant: all that can be listed
+    # Unions of combos already made, by the variant filters that chose them (at most
+    # _MAX_UNIONS: filters come from URLs, anyone can make up new ones).
+    _unions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def _remember(self, key: Any, value: Any) -> Any:
+        if len(self._unions) >= _MAX_UNIONS:
+            self._unions.clear()
+        self._unions[key] = value
+        return value
+
+    def with_variant(self, filters: Filters, *, skip: str | None = None) -> int:
+        """Products with one active variant passing every variant filter (but `skip`)."""
+        key = ("with", _variant_filters(filters, skip))
+        known = self._unions.get(key)  # one lookup: another thread may clear the dict
+        if known is not None:
+            return known  # type: ignore[no-any-return]
+        return self._remember(  # type: ignore[no-any-return]
+            key,
+            _union(
+                products
+                for combo, products in self.combos.items()
+                if _variant_passes(combo, filters, skip=skip)
+            ),
+        )
+
+    def by_value(self, filters: Filters, name: str) -> dict[Any, int]:
+        """For each value of one variant facet, the products with an active variant of that
+        value passing the other variant filters."""
+        key = (name, _variant_filters(filters, name))
+        known = self._unions.get(key)
+        if known is not None:
+            return known  # type: ignore[no-any-return]
+        position = _FACET_POSITION[name]
+        per_value: dict[Any, int] = {}
+        for combo, products in self.combos.items():
+            if _variant_passes(combo, filters, skip=name):
+                per_value[combo[position]] = per_value.get(combo[position], 0) | products
+        return self._remember(key, per_value)  # type: ignore[no-any-return]
+
+
+def _variant_filters(filters: Filters, skip: str | None) -> tuple[Any, ...]:
+    return tuple(
+        () if skip == name else values
+        for name, values in (
+            ("gauge", filters.gauges),
+            ("length", filters.lengths),
+            ("pins", filters.pins),
+        )
     )
-    return select(Product.id).where(*_product_conditions(filters), has_variant)
+
+
+def _variant_passes(combo: Combo, filters: Filters, *, skip: str | None = None) -> bool:
+    gauge, length, pins = combo
+    return (
+        (not filters.gauges or skip == "gauge" or gauge in filters.gauges)
+        and (not filters.lengths or skip == "length" or length in filters.lengths)
+        and (not filters.pins or skip == "pins" or pins in filters.pins)
+    )
+
+
+_INDEX_PRODUCTS = select(Product.id, Product.kind, Product.name, Product.price_from).where(
+    Product.is_active.is_(True)
+)
+_INDEX_VARIANTS = select(Variant.gauge, Variant.length_mm, Variant.pins, Variant.product_id).where(
+    Variant.is_active.is_(True)
+)
+
+
+def _rows(session: Any, statement: Any) -> list[tuple[Any, ...]]:
+    """All rows of a statement as plain tuples straight from the DBAPI cursor (run on the
+    session's connection, in its transaction): SQLAlchemy's Row objects for 100,000 rows
+    cost more than the query. The columns need no type conversion (ints, floats, text)."""
+    result = session.connection().execute(statement)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
+def build_index(session: Any, version: int) -> CatalogIndex:
+    """Read the active catalogue's families, variants and sort keys (two queries)."""
+    products = _rows(session, _INDEX_PRODUCTS)
+    active = {product_id for product_id, _kind, _name, _price in products}
+    by_combo: dict[Combo, list[int]] = {}
+    for gauge, length, pins, product_id in _rows(session, _INDEX_VARIANTS):
+        if product_id in active:
+            by_combo.setdefault((gauge, length, pins), []).append(product_id)
+    by_kind: dict[str, list[int]] = {}
+    for product_id, kind, _name, _price in products:
+        by_kind.setdefault(kind, []).append(product_id)
+    by_name = sorted(products, key=lambda p: (p[2], p[0]))
+    # Products without a price (no active priced variant) come last in both price orders.
+    by_price = sorted(products, key=lambda p: (p[3] is None, p[3] or 0, p[2], p[0]))
+    by_price_desc = sorted(products, key=lambda p: (p[3] is None, -(p[3] or 0), p[2], p[0]))
+    name_order = [p[0] for p in by_name]
+    orders = {
+        "name": name_order,
+        "-name": name_order[::-1],
+        "price": [p[0] for p in by_price],
+        "-price": [p[0] for p in by_price_desc],
+    }
+    combos = {combo: bitmap(ids) for combo, ids in by_combo.items()}
+    return CatalogIndex(
+        version=version,
+        kinds={kind: bitmap(ids) for kind, ids in by_kind.items()},
+        combos=combos,
+        orders=orders,
+        ranks={sort: {pid: n for n, pid in enumerate(order)} for sort, order in orders.items()},
+        everything=_union(combos.values()),
+    )
+
+
+def catalog_index(session: Any) -> CatalogIndex:
+    """This process's index of the current catalogue version, built when the version moved.
+
+    Kept per app (so per database); a request that finds it stale builds the new one.
+    """
+    version = catalogue_version()
+    index: CatalogIndex | None = current_app.extensions.get("catalog_index")
+    if index is None or index.version != version:
+        index = build_index(session, version)
+        current_app.extensions["catalog_index"] = index
+    return index
+
+
+def members(found: int) -> list[int]:
+    """The product ids in a set, in increasing order."""
+    ids = []
+    for index, byte in enumerate(found.to_bytes((found.bit_length() + 7) // 8, "little")):
+        while byte:
+            lowest = byte & -byte
+            ids.append(index * 8 + lowest.bit_length() - 1)
+            byte ^= lowest
+    return ids
+
+
+# Up to this many products, a page is cut from the set sorted by rank; past it, from the
+# sort order walked until the page is full (early pages of a large set stop early).
+_SORT_BELOW = 2000
+
+
+def _page_ids(index: CatalogIndex, sort: str, found: int, offset: int, limit: int) -> list[int]:
+    """The ids of `found` at positions offset..offset+limit in that sort order."""
+    if not found or limit <= 0:
+        return []
+    if found.bit_count() <= _SORT_BELOW:
+        rank = index.ranks[sort]
+        return sorted(members(found), key=rank.__getitem__)[offset : offset + limit]
+    bits = found.to_bytes((found.bit_length() + 7) // 8, "little")
+    size = len(bits) * 8
+    page: list[int] = []
+    for product_id in index.orders[sort]:
+        if product_id < size and bits[product_id >> 3] >> (product_id & 7) & 1:
+            if offset:
+                offset -= 1
+                continue
+            page.append(product_id)
+            if len(page) == limit:
+                break
+    return page
 
 
 @dataclass
@@ -196,72 +372,89 @@ class Listing:
         return min(self.page * PER_PAGE, self.total)
 
 
-def _facet_counts(session: Any, filters: Filters, name: str) -> list[tuple[Any, int]]:
-    if name == "kind":
-        has_variant = (
-            select(Variant.id)
-            .where(Variant.product_id == Product.id, *_variant_conditions(filters))
-            .exists()
-        )
-        stmt = (
-            select(Product.kind, func.count())
-            .where(*_product_conditions(filters, skip="kind"), has_variant)
-            .group_by(Product.kind)
-        )
-    else:
-        column = {"gauge": Variant.gauge, "length": Variant.length_mm, "pins": Variant.pins}[name]
-        stmt = (
-            select(column, func.count(Variant.product_id.distinct()))
-            .join(Product, Product.id == Variant.product_id)
-            .where(*_product_conditions(filters), *_variant_conditions(filters, skip=name))
-            .group_by(column)
-        )
-    return [(value, count) for value, count in session.execute(stmt).all()]
+def _facet_counts(index: CatalogIndex, filters: Filters, matching: int, name: str) -> list[Any]:
+    """(value, products) for one variant facet: the products passing every other filter
+    that have an active variant with that value (and passing the other variant filters)."""
+    per_value = index.by_value(filters, name)
+    counts = [(value, (products & matching).bit_count()) for value, products in per_value.items()]
+    return sorted((value, count) for value, count in counts if count)
 
 
-def _facets(session: Any, filters: Filters) -> list[Facet]:
-    kinds = dict(_facet_counts(session, filters, "kind"))
-    gauges = _facet_counts(session, filters, "gauge")
-    lengths = _facet_counts(session, filters, "length")
-    pins = _facet_counts(session, filters, "pins")
+def _facets(index: CatalogIndex, filters: Filters, matching: int) -> list[Facet]:
+    """Each facet counts products under every filter but its own (`matching`: the text
+    search's products, or all of them)."""
+    with_variant = index.with_variant(filters)
+    kinds = {
+        kind: (products & matching & with_variant).bit_count()
+        for kind, products in index.kinds.items()
+    }
+    in_kinds = _kinds(index, filters)
+    gauges = _facet_counts(index, filters, matching & in_kinds, "gauge")
+    lengths = _facet_counts(index, filters, matching & in_kinds, "length")
+    pins = _facet_counts(index, filters, matching & in_kinds, "pins")
     return [
         Facet("kind", "Family", [(k.value, k.label, kinds.get(k.value, 0)) for k in Kind]),
-        Facet("gauge", "Gauge", [(g, f"{g}G", n) for g, n in sorted(gauges)]),
-        Facet("length", "Length", [(x, f"{x:g} mm", n) for x, n in sorted(lengths)]),
+        Facet("gauge", "Gauge", [(g, f"{g}G", n) for g, n in gauges]),
+        Facet("length", "Length", [(x, f"{x:g} mm", n) for x, n in lengths]),
         Facet(
             "pins",
             "Pins",
-            [(p, "Single needle" if p == 1 else f"{p} pins", n) for p, n in sorted(pins)],
+            [(p, "Single needle" if p == 1 else f"{p} pins", n) for p, n in pins],
         ),
     ]
 
 
+def _kinds(index: CatalogIndex, filters: Filters) -> int:
+    if not filters.kinds:
+        return index.everything
+    return _union(index.kinds.get(kind, 0) for kind in filters.kinds)
+
+
+def _products(session: Any, ids: list[int], *, price_tiers: bool) -> list[Product]:
+    """These products, in this order, with their active variants (and their price tiers)."""
+    if not ids:
+        return []
+    loaded = {
+        p.id: p
+        for p in session.scalars(
+            select(Product)
+            .where(Product.id.in_(ids))
+            .options(_ACTIVE_VARIANTS if price_tiers else _ACTIVE_VARIANTS_ONLY)
+        )
+    }
+    return [loaded[i] for i in ids if i in loaded]
+
+
 def listing(
-    session: Any, filters: Filters, *, per_page: int = PER_PAGE, facets: bool = True
+    session: Any,
+    filters: Filters,
+    *,
+    per_page: int = PER_PAGE,
+    facets: bool = True,
+    price_tiers: bool = True,
 ) -> Listing:
-    """One page of the filtered catalogue with its facet counts, in a fixed number of queries."""
-    matching = _matching_products(filters).subquery()
-    total = session.scalar(select(func.count()).select_from(matching)) or 0
+    """One page of the filtered catalogue with its facet counts, in a fixed number of queries:
+    the text search (when there is one) and the page's products with their active variants
+    (and their price tiers, unless `price_tiers` is false: the cards show the from-price);
+    plus the index's two when the catalogue version moved."""
+    index = catalog_index(session)
+    matching = index.everything
+    if filters.q:
+        ids = search.matching_ids(session, filters.q)
+        if ids is not None:
+            matching &= bitmap(ids)
+    found = matching & _kinds(index, filters) & index.with_variant(filters)
+    total = found.bit_count()
     pages = max(1, math.ceil(total / per_page))
     page = min(filters.page, pages)
-    order = {
-        "name": (Product.name.asc(), Product.id.asc()),
-        "-name": (Product.name.desc(), Product.id.desc()),
-        "price": (Product.price_from.asc(), Product.name.asc(), Product.id.asc()),
-        "-price": (Product.price_from.desc(), Product.name.asc(), Product.id.asc()),
-    }[filters.sort]
-    products = list(
-        session.scalars(
-            select(Product)
-            .where(Product.id.in_(select(matching.c.id)))
-            .order_by(*order)
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-            .options(_ACTIVE_VARIANTS)
-        )
-    )
+    ids = _page_ids(index, filters.sort, found, (page - 1) * per_page, per_page)
     return Listing(
-        filters, products, total, page, pages, _facets(session, filters) if facets else []
+        filters,
+        _products(session, ids, price_tiers=price_tiers),
+        total,
+        page,
+        pages,
+        _facets(index, filters, matching) if facets else [],
     )
 
 

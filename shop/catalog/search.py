@@ -4,20 +4,44 @@ Every word of a product's name, summary, description, kind and SKUs is stored on
 product in `search_terms`. A query matches products that have, for each query word, a
 stored word starting with it, so "32g mes" finds "Meso Needle 32G". The (term, product)
 primary key makes each word a range scan of the index on SQLite and PostgreSQL alike.
+
+The ranges compare strings by code point, as SQLite does and as PostgreSQL does under the
+"C" collation (databases created as C.UTF-8, as the ones the tests make here). Under a
+linguistic collation such as en_US.UTF-8 PostgreSQL orders "mi3-32g" as if it read
+"mi332g", and a prefix range may then miss or add words: such a database needs the `term`
+column in COLLATE "C".
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, and_, delete, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product, SearchTerm
 from shop.extensions import db
 
 MAX_TERM = 64
 MAX_QUERY_WORDS = 8
+MAX_SKU_PARTS = 6
 _WORD = re.compile(r"[0-9a-z]+")
 _SKU = re.compile(r"[0-9a-z]+(?:[-./][0-9a-z]+)+")
 
@@ -30,15 +54,32 @@ def words(text: str) -> set[str]:
     return found
 
 
-def query_words(q: str) -> list[str]:
-    """The words of a search box entry, at most MAX_QUERY_WORDS, longest SKU form first."""
-    result: list[str] = []
+@dataclass(frozen=True)
+class QueryWord:
+    """One word of a search: a product matches when one of its index words starts with
+    `text`. An SKU-like word ("mi7-33g", "27g/4mm") also has its letter-and-digit `parts`:
+    when no index word at all starts with the whole of it, a product matches by having
+    words starting with each part instead ("32g-4mm" finds MN-32G-4MM-100, "2.5mm" finds
+    the 2.5 mm variants)."""
+
+    text: str
+    parts: tuple[str, ...] = ()
+
+
+def query_words(q: str) -> list[QueryWord]:
+    """The words of a search box entry, at most MAX_QUERY_WORDS of them: case and
+    punctuation are dropped, except the separators inside an SKU-like word."""
+    result: list[QueryWord] = []
     for chunk in q.lower().split():
         sku = _SKU.fullmatch(chunk.strip(".,;:!?\"'()"))
-        parts = [sku.group(0)] if sku else _WORD.findall(chunk)
-        for part in parts:
-            if part not in result:
-                result.append(part[:MAX_TERM])
+        if sku:
+            parts = tuple(dict.fromkeys(p[:MAX_TERM] for p in _WORD.findall(sku.group(0))))
+            found = [QueryWord(sku.group(0)[:MAX_TERM], parts[:MAX_SKU_PARTS])]
+        else:
+            found = [QueryWord(w[:MAX_TERM]) for w in _WORD.findall(chunk)]
+        for word in found:
+            if word not in result:
+                result.append(word)
     return result[:MAX_QUERY_WORDS]
 
 
@@ -79,16 +120,84 @@ def _next_prefix(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def matching_product_ids(q: str) -> Select[tuple[int]] | None:
-    """A subquery of the ids of products matching every word of `q`; None when q is empty."""
-    terms = query_words(q)
-    if not terms:
+def matching_ids(session: Session, q: str) -> list[int] | None:
+    """Ids of the products matching every word of `q` (in no particular order), in one query;
+    None when `q` has no words to search for.
+
+    The ids come back as one comma-separated string on SQLite (ten thousand rows cost more
+    to fetch than to join and split) and as rows on PostgreSQL.
+    """
+    words = query_words(q)
+    if not words:
         return None
-    stmt: Select[tuple[int]] | None = None
-    for term in terms:
-        one = select(SearchTerm.product_id).where(
-            and_(SearchTerm.term >= term, SearchTerm.term < _next_prefix(term))
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    statement = _statement(tuple(len(word.parts) for word in words), sqlite)
+    params: dict[str, str] = {}
+    for n, word in enumerate(words):
+        for key, term in (
+            (f"w{n}", word.text),
+            *((f"w{n}p{i}", p) for i, p in enumerate(word.parts)),
+        ):
+            params[f"{key}_from"], params[f"{key}_to"] = term, _next_prefix(term)
+    if sqlite:
+        joined = session.scalar(statement, params)
+        return list(map(int, joined.split(","))) if joined else []
+    return list(session.scalars(statement, params))
+
+
+def _range(key: str) -> ColumnElement[bool]:
+    """Index words starting with the term bound as `key`: one range scan of the key."""
+    return and_(
+        SearchTerm.term >= bindparam(f"{key}_from"), SearchTerm.term < bindparam(f"{key}_to")
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(shape: tuple[int, ...], sqlite: bool) -> Select[Any]:
+    """The statement for the ids of the products matching words of this shape (the number of
+    parts of each word; 0 for a plain word), its terms bound as w0_from, w0_to, w0p1_from...
+    Made once per shape: building it is costlier than running it.
+
+    One plain word is one range scan. Otherwise each word (and part) is a range scan tagged
+    with its number, grouped by product and kept when every word (or, for an SKU-like word
+    matching no index word whole, every one of its parts) has a row. A part's scan runs
+    only when the whole word matches nothing: that condition is constant, checked once
+    before the scan.
+    """
+    if shape == (0,):
+        ids: Select[Any] = select(SearchTerm.product_id).where(_range("w0")).distinct()
+    else:
+        scans: list[Select[Any]] = []
+
+        def scan(*conditions: ColumnElement[bool]) -> int:
+            tag = len(scans)
+            word = literal_column(str(tag)).label("word")
+            scans.append(select(SearchTerm.product_id, word).where(*conditions))
+            return tag
+
+        wanted = []
+        for n, parts in enumerate(shape):
+            whole = scan(_range(f"w{n}"))
+            whole_scan = select(SearchTerm.product_id).where(_range(f"w{n}")).correlate(None)
+            unmatched = ~whole_scan.exists()
+            wanted.append((whole, [scan(_range(f"w{n}p{i}"), unmatched) for i in range(parts)]))
+        rows = union_all(*scans).subquery()
+
+        def has(tag: int) -> ColumnElement[bool]:
+            return func.max(case((rows.c.word == tag, 1), else_=0)) == 1
+
+        ids = (
+            select(rows.c.product_id)
+            .group_by(rows.c.product_id)
+            .having(
+                and_(
+                    *(
+                        or_(has(whole), and_(*(has(tag) for tag in tags))) if tags else has(whole)
+                        for whole, tags in wanted
+                    )
+                )
+            )
         )
-        stmt = one if stmt is None else stmt.intersect(one)  # type: ignore[assignment]
-    assert stmt is not None
-    return stmt
+    if sqlite:
+        return select(func.group_concat(ids.subquery().c.product_id))
+    return ids

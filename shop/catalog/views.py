@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import date
 from typing import TypeVar
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
@@ -30,14 +41,47 @@ def cached_fragment(name: str, key: str, render: Callable[[], T]) -> T:
 
     The key carries the catalogue version (bumped by every catalogue or stock change)
     and today's date (lots age past the minimum shelf life), so a stale entry is never
-    read again.
+    read again. A render that put the visitor's CSRF token in the HTML (rather than
+    CSRF_PLACEHOLDER) is served but never shared.
     """
     full_key = f"{name}:{current_version()}:{date.today().isoformat()}:{key}"
     value = cache.get(full_key)
     if value is None:
+        token_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        had_token = token_field in g
         value = render()
-        cache.set(full_key, value)
+        if had_token or token_field not in g:
+            cache.set(full_key, value)
     return value
+
+
+# Session keys that do not change a catalogue page: a visitor whose session holds no more
+# than these sees the page a first-time visitor sees.
+STATELESS_SESSION_KEYS = frozenset({"csrf_token"})
+
+
+def stateless_visitor() -> bool:
+    """Whether this visitor sees catalogue pages as a first-time visitor does: not signed in
+    (no remember-me cookie either), nothing in the cart, no message flashed."""
+    remember = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+    return remember not in request.cookies and session.keys() <= STATELESS_SESSION_KEYS
+
+
+def url_key() -> str:
+    """The request's URL (scheme, host, script root, path, raw query string) as a short cache
+    key: a page cached whole may show its host (canonical and og:url links) and its raw
+    arguments."""
+    environ = request.environ
+    url = "\n".join(
+        (
+            environ["wsgi.url_scheme"],
+            request.host,
+            environ.get("SCRIPT_NAME", ""),
+            environ.get("PATH_INFO", ""),
+            environ.get("QUERY_STRING", ""),
+        )
+    )
+    return hashlib.blake2b(url.encode("utf-8", "surrogateescape"), digest_size=16).hexdigest()
 
 
 def _with_csrf(html: str) -> Markup:
@@ -64,17 +108,29 @@ def home() -> str:
 
 @bp.get("/products")
 def product_list() -> str:
-    filters = queries.Filters.from_args(request.args)
+    """The filtered catalogue. Visitors without state of their own (most of them) get the
+    whole page from the cache, keyed by URL; the others get it rendered around the cached
+    listing, keyed by filters, so that their cart count and messages show."""
 
-    def render() -> str:
-        result = queries.listing(db.session, filters)
+    def render_listing(filters: queries.Filters) -> str:
+        result = queries.listing(db.session, filters, price_tiers=False)
         stock = availability(v for p in result.products for v in p.variants)
         return render_template(
             "catalog/_listing.html", listing=result, stock=stock, sorts=queries.SORTS
         )
 
-    body = cached_fragment("listing", filters.cache_key(), render)
-    return render_template("catalog/list.html", filters=filters, body=Markup(body))  # noqa: S704
+    def render_page(filters: queries.Filters, body: str) -> str:
+        return render_template("catalog/list.html", filters=filters, body=Markup(body))  # noqa: S704
+
+    def render_whole() -> str:
+        filters = queries.Filters.from_args(request.args)
+        return render_page(filters, render_listing(filters))
+
+    if stateless_visitor():
+        return cached_fragment("listing-page", url_key(), render_whole)
+    filters = queries.Filters.from_args(request.args)
+    body = cached_fragment("listing", filters.cache_key(), lambda: render_listing(filters))
+    return render_page(filters, body)
 
 
 @bp.get("/products/<slug>")

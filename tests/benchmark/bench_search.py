@@ -7,10 +7,12 @@ import itertools
 import math
 import random
 import re
+import secrets
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -175,30 +177,39 @@ class Client:
 
 
 def prime_workers(port: int, workers: int, attempts: int = 20) -> set[int]:
-    """Have every worker render a search page not measured later (templates compiled, DB open).
+    """Have every worker render a catalogue page and a search page not measured later: its
+    templates compiled, its database connection open, and what it keeps per catalogue version
+    (whatever /products itself computes) made, as in a shop that is already serving.
 
     Requests go out four at a time, so that each worker takes some.
     """
+    urls = ("/products?page={n}", "/products?q=meso&page={n}")
 
-    def one(number: int) -> int:
+    def one(number: int) -> tuple[int, int]:
         client = Client(port)
         try:
-            return client.get(search_url("meso", "name", 100 + number)).worker
+            kind = number % len(urls)
+            return client.get(urls[kind].format(n=100 + number)).worker, kind
         finally:
             client.close()
 
-    seen: set[int] = set()
+    seen: dict[int, set[int]] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:
         for attempt in range(attempts):
-            seen.update(pool.map(one, range(attempt * 4, attempt * 4 + 4)))
-            if len(seen) >= workers:
+            for worker, kind in pool.map(one, range(attempt * 4, attempt * 4 + 4)):
+                seen.setdefault(worker, set()).add(kind)
+            primed = {w for w, kinds in seen.items() if len(kinds) == len(urls)}
+            if len(primed) >= workers:
                 break
-    return seen
+    return {w for w, kinds in seen.items() if len(kinds) == len(urls)}
 
 
-def measure(port: int, classes: Iterable[QueryClass], max_passes: int = 10) -> list[ClassResult]:
+def measure(
+    port: int, classes: Iterable[QueryClass], *, shared_cache: bool, max_passes: int = 10
+) -> list[ClassResult]:
     """Cold: every URL once, in order. Warm: the same URLs again until each one has been
-    served by a worker that had already rendered it (the page cache is per worker)."""
+    served from the page cache: by a worker that had already rendered it when each worker has
+    its own cache, by any worker when they share one (Redis)."""
     results = [ClassResult(c) for c in classes]
     served: set[tuple[int, str]] = set()
     client = Client(port)
@@ -216,7 +227,7 @@ def measure(port: int, classes: Iterable[QueryClass], max_passes: int = 10) -> l
                 still = []
                 for url in waiting:
                     sample = client.get(url)
-                    if (sample.worker, url) in served:
+                    if shared_cache or (sample.worker, url) in served:
                         result.warm.append(sample)
                     else:
                         served.add((sample.worker, url))
@@ -225,3 +236,87 @@ def measure(port: int, classes: Iterable[QueryClass], max_passes: int = 10) -> l
     finally:
         client.close()
     return results
+
+
+AFTER_CHANGE_URLS = (
+    "/products",
+    search_url(COMMON_WORD, "price"),
+    search_url(PREFIXES[0], "-name"),
+    search_url(SERIES[0], "-price"),
+)
+
+
+class Changes:
+    """Stock and catalogue changes made through the shop's own code (as staff, an order or
+    the admin make them), committed to the benchmark's database."""
+
+    def __init__(self, database_url: str) -> None:
+        from shop import create_app
+
+        self.app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": database_url, "CACHE_TYPE": "SimpleCache"}
+        )
+        self.made = 0
+        self.run = secrets.token_hex(3)  # lot numbers of this run only
+
+    def stock(self) -> None:
+        """A lot of one pack received: a stock change."""
+        from shop.catalog.models import Variant
+        from shop.extensions import db
+        from shop.inventory.services import receive_lot
+
+        self.made += 1
+        today = date.today()
+        with self.app.app_context():
+            variant = db.session.scalar(sa.select(Variant).order_by(Variant.id).limit(1))
+            receive_lot(
+                variant,
+                lot_number=f"BENCH-{self.run}-{self.made}",
+                made_on=today - timedelta(days=10),
+                expires_on=today + timedelta(days=1500),
+                quantity=1,
+                actor="bench",
+            )
+            db.session.commit()
+
+    def catalogue(self) -> None:
+        """One product's derived data refreshed, as after an edit: a catalogue change."""
+        from shop.catalog.models import Product
+        from shop.catalog.services import refresh_derived
+        from shop.extensions import db
+
+        with self.app.app_context():
+            refresh_derived([db.session.scalar(sa.select(Product).order_by(Product.id).limit(1))])
+            db.session.commit()
+
+    def close(self) -> None:
+        from shop.extensions import db
+
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def measure_after_change(
+    port: int, database_url: str, rounds: int = 3
+) -> dict[tuple[str, str], list[Sample]]:
+    """Each of AFTER_CHANGE_URLS (with a page number not asked for before) right after a
+    stock change, and right after a catalogue change: the page cache misses, and the worker
+    rebuilds its catalogue index if the change invalidated it."""
+    changes = Changes(database_url)
+    client = Client(port)
+    samples: dict[tuple[str, str], list[Sample]] = {}
+    try:
+        number = 0
+        for kind, change in (("stock", changes.stock), ("catalogue", changes.catalogue)):
+            for _ in range(rounds):
+                for url in AFTER_CHANGE_URLS:
+                    change()
+                    number += 1
+                    separator = "&" if "?" in url else "?"
+                    sample = client.get(f"{url}{separator}page={50 + number}")
+                    samples.setdefault((kind, url), []).append(sample)
+    finally:
+        client.close()
+        changes.close()
+    return samples

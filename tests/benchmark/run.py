@@ -2,6 +2,11 @@
 search latency on a large catalogue, all through gunicorn (2 sync workers) on a fresh database.
 
     .venv/bin/python tests/benchmark/run.py [--seconds 5] [--rounds 3] [--database-url URL]
+                                            [--redis-url URL]
+
+With REDIS_URL set (or --redis-url), the shop runs as documented for several processes: one
+Redis cache shared by the workers. Each run keeps its keys under a prefix of its own and
+deletes them at the end. Without it, each worker has its own in-process cache.
 
 Prints tables and writes bench-results/latest.json.
 """
@@ -54,6 +59,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--samples", type=int, default=50, help="search requests per query class (50)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL") or "",
+        help="serve with this shared Redis cache (default: $REDIS_URL; '' for one in-process "
+        "cache per worker)",
+    )
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="do not have the workers call gc.freeze() after making the app",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
@@ -219,16 +235,45 @@ def print_search(results: list[bench_search.ClassResult]) -> None:
         say(f"  {result.query_class.name}: {result.query_class.describe}")
 
 
-SEARCH_NOTE = """\
+def search_note(shared_cache: bool) -> str:
+    """What 'cold' and 'warm' mean in the search table."""
+    if shared_cache:
+        cache = "the Redis cache both workers share (this gunicorn's keys only)"
+        hit = "served before by either worker"
+    else:
+        cache = "the in-process cache of the worker (one SimpleCache per worker)"
+        hit = "served before by the same\n      worker (X-Bench-Worker header)"
+    return f"""\
 cold: every URL is distinct (query word x sort x page) and asked for the first time since
-      gunicorn restarted, so no worker has it in its page cache (one SimpleCache per worker,
-      keyed by catalogue version, day and filters): the search, count, facets and rendering all
-      run. The database itself is warm (just written: the SQLite file is in the OS page cache).
-warm: the same URLs again; a request counts only when the worker that served it
-      (X-Bench-Worker header) had rendered that URL before, i.e. a page-cache hit.
+      gunicorn restarted, so the page is not in
+      {cache}:
+      the search, count, facets and rendering all run. Each worker has served /products and
+      one unrelated search first: templates compiled, connection open, and what /products
+      computes once per catalogue version made (the catalogue index). The database is warm
+      (the SQLite file is in the OS page cache).
+warm: the same URLs again, counted when {hit}: a page-cache hit.
+after a change: a stock change (a lot received) or a catalogue change (a product's derived
+      data refreshed, as after an edit) is committed first: the page cache misses, and the
+      worker rebuilds its catalogue index when the change invalidated it.
 One client, sequential requests; gunicorn's sync workers close each connection.
 'matches' is the median number of products found. Percentiles are nearest-rank: with fewer
 than 100 samples, p99 is the slowest one."""
+
+
+def print_after_change(after: dict[tuple[str, str], list[bench_search.Sample]]) -> None:
+    rows = [
+        [
+            kind,
+            url,
+            len(samples),
+            f"{bench_search.median([s.ms for s in samples]):.1f}",
+            f"{max(s.ms for s in samples):.1f}",
+            sum(1 for s in samples if s.status != 200),
+        ]
+        for (kind, url), samples in after.items()
+    ]
+    say("Right after a change (made through the shop's code and committed before each request):")
+    table(["change", "URL", "n", "p50 ms", "max ms", "errors"], rows, "<<>>>>")
 
 
 def describe_database(url: str) -> str:
@@ -238,10 +283,58 @@ def describe_database(url: str) -> str:
     return f"{parts.scheme} on {parts.hostname}:{parts.port or ''}{parts.path}"
 
 
+def describe_cache(redis_url: str, prefix: str) -> str:
+    if not redis_url:
+        return "SimpleCache, one per worker process (REDIS_URL not set)"
+    parts = urlsplit(redis_url)
+    where = f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
+    return f"Redis at {where}, shared by the workers (REDIS_URL set; keys under {prefix}*)"
+
+
+def check_redis(redis_url: str) -> None:
+    """Fail early, and clearly, when the Redis to share the cache through does not answer."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise RuntimeError(
+            f"Redis at {redis_url} does not answer ({exc}); unset REDIS_URL or pass "
+            "--redis-url '' to bench with one in-process cache per worker"
+        ) from exc
+    finally:
+        client.close()
+
+
+def delete_cache_keys(redis_url: str, prefix: str) -> int:
+    """Delete this run's cache keys (and only those) from the shared Redis."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        return len(keys)
+    finally:
+        client.close()
+
+
 def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dict[str, Any]:
     """Every phase; `servers` collects the gunicorns started so that the caller can stop them."""
     database_url = args.database_url or f"sqlite:///{workdir / 'shop.sqlite3'}"
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secrets.token_urlsafe(32)}
+    env.pop("REDIS_URL", None)
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    env["BENCH_GC_FREEZE"] = "0" if args.no_gc_freeze else "1"
+    workers = (
+        "gc.freeze() not called (--no-gc-freeze)"
+        if args.no_gc_freeze
+        else "gc.freeze() once the app is made (as wsgi.py should; --no-gc-freeze: without)"
+    )
+    cache = describe_cache(args.redis_url, args.cache_prefix)
     report: dict[str, Any] = {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -251,6 +344,8 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
         },
         "settings": {
             "database": describe_database(database_url),
+            "cache": cache,
+            "workers": workers,
             "wrk": f"-t{bench_wrk.THREADS} -c{bench_wrk.CONNECTIONS} -d{args.seconds}s --latency",
             "rounds": args.rounds,
             "gunicorn": "-w 2 -k sync",
@@ -262,6 +357,8 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
     say(f"database: {describe_database(database_url)}")
     if args.database_url:
         say("  (used as it is: migrated, seeded idempotently, topped up; never dropped)")
+    say(f"cache: {cache}")
+    say(f"workers: {workers}")
     say(f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}")
     report["load_before"] = os.getloadavg()[0]
     say(f"load average (1 min) before: {report['load_before']:.2f}")
@@ -273,7 +370,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
     say(f"migrated and seeded in {time.perf_counter() - started:.1f} s")
 
     heading(f"Pages, demo catalogue ({args.rounds} rounds x {args.seconds} s per URL)")
-    server = Gunicorn(env, workdir / "gunicorn.log")
+    server = Gunicorn(server_env(env, args, "demo"), workdir / "gunicorn.log")
     servers.append(server)
     server.start()
     say(f"gunicorn -w 2 -k sync on {server.base_url}, workers {server.started_workers}")
@@ -299,7 +396,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
         )
     report["seed_large"] = {"variants": args.variants, "seconds": round(seed_seconds, 2)}
 
-    server = Gunicorn(env, workdir / "gunicorn.log")
+    server = Gunicorn(server_env(env, args, "large"), workdir / "gunicorn.log")
     servers.append(server)
     server.start()
     say(f"gunicorn restarted on {server.base_url} (caches cold), workers {server.started_workers}")
@@ -307,15 +404,34 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
     heading(f"Search latency, /products?q=... ({args.samples} requests per class)")
     classes = bench_search.query_classes(database_url, args.samples)
     primed = bench_search.prime_workers(server.port, server.workers)
-    say(f"workers primed with an unrelated search (templates, connections): {sorted(primed)}")
+    say(f"workers primed with /products and an unrelated search: {sorted(primed)}")
     started = time.perf_counter()
-    searches = bench_search.measure(server.port, classes)
+    searches = bench_search.measure(server.port, classes, shared_cache=bool(args.redis_url))
     say(f"measured in {time.perf_counter() - started:.1f} s")
     say()
     print_search(searches)
     say()
-    say(SEARCH_NOTE)
-    report["search"] = {"note": SEARCH_NOTE, "classes": [r.to_json() for r in searches]}
+    after = {}
+    if args.database_url:
+        say("Right after a change: skipped, the changes would stay in the --database-url database")
+    else:
+        after = bench_search.measure_after_change(server.port, database_url)
+        print_after_change(after)
+    say()
+    note = search_note(bool(args.redis_url))
+    say(note)
+    report["search"] = {
+        "note": note,
+        "classes": [r.to_json() for r in searches],
+        "after_change": [
+            {
+                "change": kind,
+                "url": url,
+                "samples": [[s.url, round(s.ms, 2), s.status] for s in samples],
+            }
+            for (kind, url), samples in after.items()
+        ],
+    }
 
     heading(f"Pages, large catalogue ({args.rounds} rounds x {args.seconds} s per URL)")
     sizes = check_pages(server, (BARE, *PAGES))
@@ -344,12 +460,25 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
     return report
 
 
+def server_env(env: dict[str, str], args: argparse.Namespace, phase: str) -> dict[str, str]:
+    """The environment of one gunicorn: a cache key prefix of its own, so that it starts cold
+    even when the cache is a Redis shared with earlier phases or runs."""
+    return {**env, "BENCH_CACHE_KEY_PREFIX": f"{args.cache_prefix}{phase}:"}
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    args.cache_prefix = f"shop-bench-{secrets.token_hex(4)}-"
+    if args.redis_url:
+        try:
+            check_redis(args.redis_url)
+        except RuntimeError as exc:
+            say(str(exc))
+            return 2
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     began = time.perf_counter()
@@ -371,6 +500,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
+        if args.redis_url:
+            try:
+                deleted = delete_cache_keys(args.redis_url, args.cache_prefix)
+                say(f"deleted this run's {deleted} cache key(s) from Redis")
+            except Exception as exc:  # the results matter more than the tidying
+                say(f"could not delete the cache keys {args.cache_prefix}* from Redis: {exc}")
         if args.keep:
             say(f"kept {workdir}")
         else:
