@@ -568,9 +568,14 @@ class StripeStandIn:
     the stand-in itself; tests can assert it stays empty).
 
     Switches: ``down = True`` answers every API call with 503 ``api_error``;
-    :meth:`fail_next` and :meth:`drop_next` break the next few calls. ``clock`` (default
-    ``time.time``) is the stand-in's notion of now for ``created``/``expires_at``; replace it to
-    move time (an open session past its ``expires_at`` turns ``expired`` when next touched).
+    :meth:`fail_next` and :meth:`drop_next` break the next few calls; :meth:`slow_next` makes
+    them take time (a second call with the same idempotency key meanwhile gets Stripe's 409
+    ``idempotency_key_in_use``); ``refund_status = "pending"`` creates refunds pending, to be
+    finished by :meth:`settle_refund` (``failed`` gives the money back to the charge). An
+    expired session can never be paid: :meth:`complete` and the pay page refuse it.
+    ``clock`` (default ``time.time``) is the stand-in's notion of now for
+    ``created``/``expires_at``; replace it to move time (an open session past its
+    ``expires_at`` turns ``expired`` when next touched).
     """
 
     def __init__(
@@ -600,6 +605,9 @@ class StripeStandIn:
         self._line_items: dict[str, list[JSONDict]] = {}
         self._idempotency: dict[tuple[str, str], _Replay] = {}
         self._faults: deque[_Fault] = deque()
+        self._delays: deque[float] = deque()
+        self._in_flight: set[tuple[str, str]] = set()
+        self.refund_status = "succeeded"
         self._lock = threading.RLock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -701,6 +709,47 @@ class StripeStandIn:
         """
         with self._lock:
             self._faults.extend(_Fault(None) for _ in range(n))
+
+    def slow_next(self, n: int = 1, seconds: float = 1.0) -> None:
+        """Take ``seconds`` over each of the next ``n`` API calls (holding no lock meanwhile).
+
+        While such a call with an ``Idempotency-Key`` is in progress, another call with the
+        same key gets what Stripe answers then: HTTP 409, ``idempotency_error``, code
+        ``idempotency_key_in_use`` (the SDK retries it).
+        """
+        with self._lock:
+            self._delays.extend(seconds for _ in range(n))
+
+    def lapse(self, session_id: str) -> JSONDict:
+        """Stripe expires an open session whose time is up (moved to now): it can no longer
+        be paid. Returns the session, for a ``checkout.session.expired`` event."""
+        with self._lock:
+            session = self._session(session_id)
+            if session["status"] == "open":
+                session["expires_at"] = min(session["expires_at"], self._now())
+                self._refresh_expiry(session)
+            return copy.deepcopy(dict(session))
+
+    # ---- refunds that do not succeed at once -------------------------------------------
+
+    def settle_refund(self, refund_id: str, *, succeeded: bool) -> JSONDict:
+        """Finish a refund created ``pending`` (``refund_status = "pending"``): it becomes
+        ``succeeded``, or ``failed`` with its amount given back to the charge, as Stripe's
+        refunds do. Returns the refund, for a ``refund.updated``/``refund.failed`` event."""
+        with self._lock:
+            refund = self.refunds.get(refund_id)
+            if refund is None:
+                raise KeyError(f"no refund {refund_id}")
+            if refund["status"] != "pending":
+                raise ValueError(f"{refund_id} is {refund['status']}, not pending")
+            if succeeded:
+                refund["status"] = "succeeded"
+                delta = 0
+            else:
+                refund.update(status="failed", failure_reason="lost_or_stolen_card")
+                delta = -refund["amount"]
+            self._apply_refund_to_charge(self.charges[refund["charge"]], refund, delta)
+            return copy.deepcopy(refund)
 
     # ---- buyer actions -----------------------------------------------------------------
 
@@ -1321,9 +1370,31 @@ class StripeStandIn:
                             param="Idempotency-Key",
                         )
                     replay_key = (api_key, idempotency_key)
+                    if replay_key in self._in_flight:
+                        raise _ApiError(
+                            409,
+                            "There is currently another in-progress request using this "
+                            "Idempotent Key (that probably means you submitted twice, and the "
+                            "other request is still going through): "
+                            f"{idempotency_key}. Please try again later.",
+                            type_="idempotency_error",
+                            code="idempotency_key_in_use",
+                        )
                     prior = self._idempotency.get(replay_key)
                     if prior is not None:
                         return self._replay(prior, method, path, params, base_headers)
+                delay = self._delays.popleft() if self._delays else 0.0
+                if replay_key is not None and delay:
+                    self._in_flight.add(replay_key)
+            except _ApiError as exc:
+                extra = [*base_headers, *exc.headers.items()]
+                return _json_response(exc.status, exc.to_json(), extra)
+        if delay:
+            time.sleep(delay)
+        with self._lock:
+            if replay_key is not None:
+                self._in_flight.discard(replay_key)
+            try:
                 obj = self._route(method, path, params)
             except _ApiError as exc:
                 extra = [*base_headers, *exc.headers.items()]
@@ -1641,7 +1712,7 @@ class StripeStandIn:
             reason = _as_enum(params["reason"], "reason", REFUND_REASONS)
         metadata = _as_metadata(params.get("metadata", {}), "metadata")
         refund = self._build_refund(
-            charge, amount, status="succeeded", reason=reason, metadata=metadata
+            charge, amount, status=self.refund_status, reason=reason, metadata=metadata
         )
         self.refunds[refund["id"]] = copy.deepcopy(refund)
         self._apply_refund_to_charge(charge, refund, amount)

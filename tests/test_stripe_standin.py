@@ -606,6 +606,61 @@ def test_concurrent_clients_get_distinct_sessions(
     assert set(standin.sessions) == set(ids)
 
 
+def test_a_second_request_with_a_key_in_use_gets_409_then_the_replay(
+    make_client: ClientFactory, standin: StripeStandIn
+) -> None:
+    """While a request with an idempotency key is under way, Stripe answers another with
+    the same key 409 `idempotency_key_in_use`; the SDK retries it, and gets the replay."""
+    options: Any = {"idempotency_key": "order-1003-checkout"}
+    standin.slow_next(1, seconds=0.8)
+    first: list[str] = []
+    worker = threading.Thread(
+        target=lambda: first.append(
+            make_client().v1.checkout.sessions.create(session_params(), options=options).id
+        )
+    )
+    worker.start()
+    time.sleep(0.2)
+    impatient = make_client(max_network_retries=0)
+    with pytest.raises(stripe.APIError) as refused:
+        impatient.v1.checkout.sessions.create(session_params(), options=options)
+    assert refused.value.http_status == 409
+    assert refused.value.error is not None
+    assert refused.value.error.code == "idempotency_key_in_use"
+    patient = make_client().v1.checkout.sessions.create(session_params(), options=options)
+    worker.join(timeout=10)
+    assert first == [patient.id] and len(standin.sessions) == 1
+
+
+def test_a_pending_refund_that_fails_gives_the_money_back_to_the_charge(
+    client: stripe.StripeClient, standin: StripeStandIn
+) -> None:
+    session = client.v1.checkout.sessions.create(session_params())
+    standin.complete(session.id)
+    standin.refund_status = "pending"
+    refund = client.v1.refunds.create(
+        {"payment_intent": standin.sessions[session.id]["payment_intent"], "amount": 1000}
+    )
+    assert refund.status == "pending"
+    assert standin.charge_object(session.id)["amount_refunded"] == 1000
+    failed = standin.settle_refund(refund.id, succeeded=False)
+    assert failed["status"] == "failed" and failed["failure_reason"] == "lost_or_stolen_card"
+    assert standin.charge_object(session.id)["amount_refunded"] == 0
+    assert client.v1.refunds.retrieve(refund.id).status == "failed"
+    with pytest.raises(ValueError, match="not pending"):
+        standin.settle_refund(refund.id, succeeded=True)
+
+
+def test_a_session_stripe_lets_lapse_can_no_longer_be_paid(
+    client: stripe.StripeClient, standin: StripeStandIn
+) -> None:
+    session = client.v1.checkout.sessions.create(session_params())
+    assert standin.lapse(session.id)["status"] == "expired"
+    with pytest.raises(ValueError, match="expired, not open"):
+        standin.complete(session.id)
+    assert client.v1.checkout.sessions.retrieve(session.id).status == "expired"
+
+
 def test_decode_form_nests_keys_like_stripe() -> None:
     body = (
         "line_items[0][price_data][unit_amount]=1250&line_items[0][quantity]=2"
