@@ -159,7 +159,12 @@ def _due(now: datetime) -> list[ColumnElement[bool]]:
 
 
 def _claim_next(session: Session, now: datetime, ids: Collection[int] | None) -> OutboxEmail | None:
-    """The next due email, claimed for this worker (committed), or None when none is due."""
+    """The next email due at `now`, claimed for this worker (committed), or None.
+
+    The claim is a lease that starts when the row is claimed (by the clock, not at the
+    start of the batch), so a long batch never claims rows whose lease has already run out
+    and that another worker would send too.
+    """
     while True:
         query = select(OutboxEmail).where(*_due(now)).order_by(OutboxEmail.id).limit(1)
         if ids is not None:
@@ -172,7 +177,7 @@ def _claim_next(session: Session, now: datetime, ids: Collection[int] | None) ->
         claimed = session.execute(
             update(OutboxEmail)
             .where(OutboxEmail.id == email.id, *_due(now))
-            .values(next_attempt_at=now + CLAIM_LEASE)
+            .values(next_attempt_at=max(now, datetime.now(UTC)) + CLAIM_LEASE)
             .execution_options(synchronize_session=False)
         )
         session.commit()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -24,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from shop.extensions import db
+from shop.mail import services as mail_services
 from shop.mail import worker
 from shop.mail.models import OutboxEmail
 from shop.mail.services import backoff, deliver_due, queue_email
@@ -50,9 +52,9 @@ class Collector:
 
 
 class SMTPServer:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, handler: Collector | None = None) -> None:
         self.port = port
-        self.handler = Collector()
+        self.handler = handler or Collector()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=port)
 
     def start(self) -> SMTPServer:
@@ -294,6 +296,45 @@ def test_concurrent_workers_send_each_mail_once(app: Flask, smtp: SMTPServer) ->
     with app.app_context():
         unsent = db.session.scalars(select(OutboxEmail).where(OutboxEmail.sent_at.is_(None)))
         assert list(unsent) == []
+
+
+class SlowCollector(Collector):
+    """A mail server that takes a quarter of a second to accept each message."""
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(0.25)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_two_workers_never_send_the_same_email_twice_when_a_batch_outlasts_the_lease(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9.11: the lease was counted from the start of the batch, so the rows a long
+    batch claimed late were free for a second worker while the first was sending them."""
+    monkeypatch.setattr(mail_services, "CLAIM_LEASE", timedelta(seconds=1))
+    server = SMTPServer(free_port(), SlowCollector()).start()
+    use_mail_server(app, server.port)
+    try:
+        with app.app_context():
+            for n in range(16):
+                queue_email(to=f"clinic{n}@example.com", subject=f"Mail {n}", text="x")
+            db.session.commit()
+
+        def work() -> None:
+            with app.app_context():
+                deliver_due(limit=16)
+
+        first = threading.Thread(target=work)
+        first.start()
+        time.sleep(1.4)  # the first batch is mid-way, well past its first second
+        second = threading.Thread(target=work)
+        second.start()
+        first.join(timeout=60)
+        second.join(timeout=60)
+    finally:
+        server.stop()
+    ids = [m["Message-ID"] for m in server.handler.messages]
+    assert len(ids) == len(set(ids)) == 16
 
 
 def _with_mail_routes(app: Flask, *, send_after_commit: bool | None = True) -> None:
