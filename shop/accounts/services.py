@@ -46,16 +46,15 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def adopt_cart(user: User, anonymous: Cart | None) -> Cart | None:
-    """The account's cart after sign-in, with the anonymous cart's lines merged in."""
+def adopt_cart(user: User, anonymous: Cart | None) -> tuple[Cart | None, list[str]]:
+    """The account's cart after sign-in, with the anonymous cart's lines merged in (within
+    the stock and the cart's rules), and what could not be merged. Another account's cart
+    is never touched."""
     own = db.session.scalar(select(Cart).where(Cart.user_id == user.id).order_by(Cart.id.desc()))
-    if anonymous is None or anonymous is own:
-        return own
-    if anonymous.user_id not in (None, user.id):
-        return own
+    if anonymous is None or anonymous is own or anonymous.user_id is not None:
+        return own, []
     if own is None:
         anonymous.user_id = user.id
         db.session.flush()
-        return anonymous
-    carts.merge(own, anonymous)
-    return own
+        return anonymous, []
+    return own, carts.merge(own, anonymous)

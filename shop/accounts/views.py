@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from shop.accounts import services
 from shop.accounts.forms import LoginForm, RegisterForm
+from shop.accounts.models import User
 from shop.cart import services as carts
 from shop.cart.views import SESSION_KEY, current_cart, remember_count
 from shop.errors import ValidationError
@@ -33,6 +34,24 @@ def _failed(response):  # type: ignore[no-untyped-def]
     return response.status_code != 303
 
 
+def _start_session(user: User) -> None:
+    """Sign `user` in on a fresh session: whoever was signed in on this browser before is
+    signed out and nothing of theirs (their cart above all) carries over; a visitor's
+    anonymous cart is merged into the account's."""
+    anonymous = None if current_user.is_authenticated else current_cart()
+    if current_user.is_authenticated:
+        logout_user()
+    cart, problems = services.adopt_cart(user, anonymous)
+    db.session.commit()
+    session.clear()
+    login_user(user)
+    if cart is not None:
+        session[SESSION_KEY] = cart.token
+    remember_count(cart)
+    if problems:
+        flash("Not carried into your cart: " + "; ".join(problems) + ".", "error")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute;50 per hour", methods=["POST"], deduct_when=_failed)
 def login():  # type: ignore[no-untyped-def]
@@ -43,12 +62,7 @@ def login():  # type: ignore[no-untyped-def]
             form.password.errors = ["That email and password do not match an account."]
             db.session.rollback()
             return render_template("accounts/login.html", form=form), 401
-        cart = services.adopt_cart(user, current_cart())
-        db.session.commit()
-        login_user(user)
-        if cart is not None:
-            session[SESSION_KEY] = cart.token
-            remember_count(cart)
+        _start_session(user)
         flash(f"Signed in as {user.email}.", "success")
         default = url_for("admin.dashboard") if user.is_staff else url_for("accounts.orders")
         return redirect(_safe_next(request.args.get("next")) or default, code=303)
@@ -77,11 +91,7 @@ def register():  # type: ignore[no-untyped-def]
             for name, message in exc.errors.items():
                 getattr(form, name).errors = [message]
             return render_template("accounts/register.html", form=form), 422
-        cart = services.adopt_cart(user, current_cart())
-        db.session.commit()
-        login_user(user)
-        if cart is not None:
-            session[SESSION_KEY] = cart.token
+        _start_session(user)
         flash("Your account is ready.", "success")
         return redirect(url_for("accounts.orders"), code=303)
     status = 422 if request.method == "POST" else 200

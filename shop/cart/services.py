@@ -202,13 +202,32 @@ def priced(cart: Cart | None) -> PricedCart:
     return PricedCart(cart, lines)
 
 
-def merge(into: Cart, other: Cart) -> None:
-    """Move another cart's lines into this one (on sign-in), adding quantities."""
+def merge(into: Cart, other: Cart) -> list[str]:
+    """Move another cart's lines into this one (on sign-in), adding quantities within the
+    same rules and stock as adding by hand; what could not be merged, in words."""
+    problems = []
     for line in list(other.lines):
+        variant = db.session.get(Variant, line.variant_id)
+        if variant is None:
+            continue
         mine = next((x for x in into.lines if x.variant_id == line.variant_id), None)
+        if mine is None and len(into.lines) >= MAX_LINES:
+            problems.append(f"{variant.sku}: a cart holds at most {MAX_LINES} lines")
+            continue
+        total = line.quantity + (mine.quantity if mine else 0)
+        try:
+            if total > MAX_PACKS_PER_LINE:
+                raise ValidationError(
+                    {"quantity": f"at most {MAX_PACKS_PER_LINE:,} packs per line online"}
+                )
+            _check(variant, total)
+        except ValidationError as exc:
+            problems.append(f"{variant.sku}: {next(iter(exc.errors.values()))}")
+            continue
         if mine is None:
-            into.lines.append(CartLine(variant_id=line.variant_id, quantity=line.quantity))
+            into.lines.append(CartLine(variant_id=line.variant_id, quantity=total))
         else:
-            mine.quantity += line.quantity
+            mine.quantity = total
     db.session.delete(other)
     db.session.flush()
+    return problems

@@ -24,6 +24,9 @@ def current_cart(*, create: bool = False) -> Cart | None:
     """The visitor's cart, found by the token in the signed session cookie (or, signed in,
     the account's cart)."""
     cart = services.find_cart(session.get(SESSION_KEY))
+    owner = current_user.id if current_user.is_authenticated else None
+    if cart is not None and cart.user_id not in (None, owner):
+        cart = None  # another account's cart: never used, whatever the cookie says
     if cart is None and current_user.is_authenticated:
         cart = services.account_cart(current_user.id)
     if cart is None and create:

@@ -120,3 +120,50 @@ def test_create_admin_command(app: Flask) -> None:
     assert again.exit_code != 0 and "exists" in again.output
     short = runner.invoke(args=["create-admin", "x@shop.example"], input="short\n")
     assert short.exit_code != 0 and "12 characters" in short.output
+
+
+def test_signing_in_over_another_account_never_puts_the_order_in_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Issue 9.13: B signs in on a browser where A is still signed in; B's order went to A."""
+    from tests.flows import add_to_cart, checkout, order, stock_needle
+
+    stock_needle(app, {"L1": 50})
+    with app.app_context():
+        make_user("a@clinic.example", role="buyer")
+        make_user("b@clinic.example", role="buyer")
+        db.session.commit()
+    assert sign_in(client, "a@clinic.example").status_code == 303
+    add_to_cart(client, 4)
+    assert sign_in(client, "b@clinic.example").status_code == 303  # no sign-out between
+    assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
+    add_to_cart(client, 2)
+    checkout(client, payment_method="bank_transfer", email="b@clinic.example")
+    with app.app_context():
+        b = db.session.scalar(select(User).where(User.email == "b@clinic.example"))
+        assert b is not None
+        assert order(app).user_id == b.id and order(app).lines[0].quantity == 2
+    orders_of_a = app.test_client()
+    sign_in(orders_of_a, "a@clinic.example")
+    assert order(app).number not in orders_of_a.get("/account/orders").get_data(as_text=True)
+
+
+def test_merging_carts_at_sign_in_keeps_to_the_stock_and_the_line_limits(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Issue 9.13: the merge added quantities past the stock without a word."""
+    from tests.flows import add_to_cart, stock_needle
+
+    stock_needle(app, {"L1": 50})
+    with app.app_context():
+        make_user("buyer@clinic.example", role="buyer")
+        db.session.commit()
+    sign_in(client, "buyer@clinic.example")
+    add_to_cart(client, 30)
+    client.post("/account/logout", data={"csrf_token": csrf_token(client, "/cart")})
+    assert add_to_cart(client, 40).status_code == 303  # as a visitor
+    response = sign_in(client, "buyer@clinic.example")
+    page = client.get(response.location).get_data(as_text=True)
+    assert "Not carried into your cart: MN-32G-4MM-100: Only 50 packs" in page
+    cart = client.get("/cart").get_data(as_text=True)
+    assert 'value="30"' in cart and 'value="70"' not in cart
