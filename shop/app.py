@@ -185,11 +185,11 @@ def register_security_headers(app: Flask) -> None:
 def register_background_work(app: Flask) -> None:
     """Mail sent after the request in development; the worker's recurring tasks."""
     from shop.mail.services import register as register_mail
-    from shop.payments.services import settle_lapsed_orders
+    from shop.payments.services import resend_refunds, settle_lapsed_orders
     from shop.quotes.services import expire_due_task
 
     register_mail(app)
-    app.extensions["worker_tasks"] = [settle_lapsed_orders, expire_due_task]
+    app.extensions["worker_tasks"] = [settle_lapsed_orders, resend_refunds, expire_due_task]
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -8,6 +8,7 @@ import click
 from flask import Flask
 from sqlalchemy import func, select
 
+from shop import audit
 from shop.accounts import services as accounts
 from shop.accounts.models import Role
 from shop.catalog.models import Product
@@ -67,14 +68,27 @@ def register(app: Flask) -> None:
         order = db.session.scalar(select(Order).where(Order.number == number))
         if order is None:
             raise click.ClickException(f"No order {number}.")
-        made = orders.mark_paid(order, amount=amount, currency=order.currency, actor=actor)
+        try:
+            made = orders.record_transfer(order, amount=amount, actor=actor)
+        except (orders.ActionRefused, ValidationError) as exc:
+            raise click.ClickException(str(exc)) from None
         db.session.commit()
-        if made:
+        if made is orders.PaymentOutcome.PAID:
             click.echo(f"Order {number} is paid.")
-        elif order.needs_attention:
-            raise click.ClickException(order.attention_reason)
-        else:
+        elif made is orders.PaymentOutcome.ALREADY_PAID:
             click.echo(f"Order {number} was already paid.")
+        else:
+            raise click.ClickException(order.attention_reason)
+
+    @app.cli.command("audit")
+    def audit_command() -> None:
+        """Check the stock and money invariants; print each breach, exit 1 on any."""
+        breaches = audit.breaches()
+        for breach in breaches:
+            click.echo(breach)
+        if breaches:
+            raise click.ClickException(f"{len(breaches)} breach(es) found.")
+        click.echo("Stock and money agree: no breach found.")
 
     @app.cli.command("worker")
     @click.option("--once", is_flag=True, help="Run one pass and stop.")

@@ -58,6 +58,8 @@ class Settings:
     shipping_amount: int = 1500
     free_shipping_from: int = 50000
     bank_transfer_days: int = 7
+    guest_transfer_hours: int = 48
+    max_open_transfers: int = 3
     bank_details: str = "Meso Needle Works Ltd · IBAN DE00 0000 0000 0000 0000 00 · BIC EXAMPLEXXX"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -94,6 +96,8 @@ class Settings:
             shipping_amount=_int("SHOP_SHIPPING_AMOUNT", 1500),
             free_shipping_from=_int("SHOP_FREE_SHIPPING_FROM", 50000),
             bank_transfer_days=_int("SHOP_BANK_TRANSFER_DAYS", 7),
+            guest_transfer_hours=_int("SHOP_GUEST_TRANSFER_HOURS", 48),
+            max_open_transfers=_int("SHOP_MAX_OPEN_TRANSFERS", 3),
             bank_details=os.environ.get("SHOP_BANK_DETAILS", cls.bank_details),
         )
 

@@ -55,7 +55,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pass
 
 
-def _empty_tables() -> None:
+def empty_tables() -> None:
     with db.engine.begin() as conn:
         for table in reversed(db.metadata.sorted_tables):
             conn.execute(table.delete())
@@ -71,7 +71,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
         }
     )
     with app.app_context():
-        _empty_tables()
+        empty_tables()
     yield app
     with app.app_context():
         db.session.remove()

@@ -51,8 +51,13 @@ section("admin.orders", "Orders")
 
 PER_PAGE = 50
 STRIPE_DOWN = (
-    "Stripe could not be reached, so nothing was refunded, restocked or cancelled. "
-    "Try again in a minute: sending this form again is safe, it never refunds twice."
+    "Stripe could not be reached, so nothing was refunded, restocked or cancelled yet. "
+    "The refund is held and sent again automatically within minutes; sending this form "
+    "again is safe too, it never refunds twice."
+)
+STRIPE_DOWN_CLOSING = (
+    "Stripe could not be reached, so the card payment page could not be closed and "
+    "nothing was cancelled. Try again in a minute."
 )
 
 
@@ -302,7 +307,7 @@ def _page(order: Order, status: int = 200, **forms: FlaskForm) -> tuple[str, int
             refund=refund,
             sold=sold,
             restockable=left,
-            remaining=order.total - order.amount_refunded,
+            remaining=order.refundable,
             stripe_ready=stripe_client.configured(),
             **context,
         ),
@@ -375,17 +380,17 @@ def order_mark_paid(number: str) -> Response | tuple[str, int]:
     except orders.ActionRefused as exc:
         return _refused(order, exc)
     db.session.commit()
-    if made:
+    if made is orders.PaymentOutcome.PAID:
         flash(
             f"Order {order.number} is paid: its stock is sold and the buyer is emailed.", "success"
         )
-    elif order.needs_attention:
+    elif made is orders.PaymentOutcome.ALREADY_PAID:
+        flash(f"Order {order.number} was paid already.", "info")
+    else:
         flash(
             f"Not marked paid: {order.attention_reason}. The order is flagged for attention.",
             "error",
         )
-    else:
-        flash(f"Order {order.number} was paid already.", "info")
     return _back(order)
 
 
@@ -427,13 +432,16 @@ def order_cancel(number: str) -> Response | tuple[str, int]:
         _show_errors(form, exc.errors, {})
         return _page(_order_or_404(number), 422, cancel=form)
     except (orders.ActionRefused, stripe_client.RefundRefused) as exc:
-        return _refused(order, exc)
+        db.session.commit()  # a refused refund is kept as failed, with its history
+        flash(str(exc), "error")
+        return _back(order)
     except stripe_client.StripeError:
         db.session.rollback()
-        form.cancel_reason.errors = [STRIPE_DOWN]
+        paid = order.status == OrderStatus.PAID
+        form.cancel_reason.errors = [STRIPE_DOWN if paid else STRIPE_DOWN_CLOSING]
         return _page(_order_or_404(number), 503, cancel=form)
     db.session.commit()
-    if outcome == "paid meanwhile":
+    if outcome is payments.CancelOutcome.PAID_MEANWHILE:
         flash(
             f"The buyer's payment reached Stripe first: order {order.number} is now "
             f"{order.status_label.lower()} and was not cancelled.",
@@ -451,20 +459,21 @@ def order_refund(number: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _page(order, 422, refund=form)
     try:
-        booked = payments.refund(
+        refund = orders.request_refund(
             order,
             amount=form.refund_amount.data,
             restock=form.restock(),
-            nonce=form.nonce.data,
+            request_key=payments.refund_key(order, form.nonce.data),
             actor=actor(),
             reason=form.refund_reason.data or "",
         )
+        booked = payments.send_refund(refund, actor=actor())
     except ValidationError as exc:
         db.session.rollback()
         _show_errors(form, exc.errors, {"amount": "refund_amount"})
         return _page(_order_or_404(number), 422, refund=form)
     except stripe_client.RefundRefused as exc:
-        db.session.rollback()
+        db.session.commit()  # kept as a failed refund, with its history
         form.refund_amount.errors = [f"Stripe made no refund: {exc}"]
         return _page(_order_or_404(number), 422, refund=form)
     except orders.ActionRefused as exc:
@@ -475,11 +484,17 @@ def order_refund(number: str) -> Response | tuple[str, int]:
         return _page(_order_or_404(number), 503, refund=form)
     db.session.commit()
     if booked:
-        flash(
-            f"Refund made: {format_amount(order.amount_refunded, order.currency)} of "
-            f"{format_amount(order.total, order.currency)} refunded in all.",
-            "success",
-        )
+        refunded = format_amount(order.amount_refunded, order.currency)
+        paid = format_amount(order.amount_paid, order.currency)
+        if refund.status == "succeeded":
+            flash(f"Refund made: {refunded} of {paid} refunded in all.", "success")
+        else:
+            flash(
+                f"Refund of {format_amount(refund.amount, order.currency)} is {refund.status} "
+                f"at Stripe: {refunded} of {paid} refunded so far. Its outcome shows here "
+                "when Stripe reports it.",
+                "success",
+            )
     else:
         flash("That refund was made and booked already: nothing was done twice.", "info")
     return _back(order)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from shop.cart.models import Cart
 from shop.cart.services import PricedCart, priced
+from shop.errors import ShopError
 from shop.extensions import db
 from shop.orders import services as orders
-from shop.orders.models import OPEN_STATUSES, Order, OrderStatus, PaymentMethod
+from shop.orders.models import Order, OrderStatus, PaymentMethod
 
 # Stripe accepts a Checkout Session expiry from 30 minutes on; the reservation matches it.
 CARD_RESERVATION = timedelta(minutes=35)
@@ -24,10 +25,28 @@ def shipping_for(subtotal: int) -> int:
     return int(settings.shipping_amount)
 
 
-def reservation_end(method: PaymentMethod, now: datetime) -> datetime:
+def reservation_end(method: PaymentMethod, now: datetime, *, guest: bool = False) -> datetime:
+    """When a new order's reservation ends: a card checkout's session lifetime, or the
+    days a bank transfer may take (hours for a guest without an account)."""
+    settings = current_app.config["SHOP_SETTINGS"]
     if method is PaymentMethod.CARD:
         return now + CARD_RESERVATION
-    return now + timedelta(days=current_app.config["SHOP_SETTINGS"].bank_transfer_days)
+    if guest:
+        return now + timedelta(hours=settings.guest_transfer_hours)
+    return now + timedelta(days=settings.bank_transfer_days)
+
+
+class CheckoutStillOpen(ShopError):
+    """Earlier card checkouts of this cart are still payable at Stripe: close them first
+    (payments.close_checkout), then place the order again."""
+
+    def __init__(self, orders: list[Order]) -> None:
+        super().__init__(", ".join(o.number or str(o.id) for o in orders))
+        self.orders = orders
+
+
+class TooManyOpenTransfers(ShopError):
+    """This buyer has as many unpaid bank-transfer orders as the shop holds stock for."""
 
 
 def place_order(cart: Cart, *, contact: orders.Contact, method: PaymentMethod) -> Order:
@@ -35,50 +54,72 @@ def place_order(cart: Cart, *, contact: orders.Contact, method: PaymentMethod) -
 
     Pressing checkout twice (even at the same moment) gives the same order: the cart row
     is locked first, and an open order made from identical contents is returned again.
-    Raises InsufficientStock when the stock is no longer there.
+    Raises CheckoutStillOpen when an earlier card checkout of this cart could still be
+    paid at Stripe (it is never released before Stripe has closed it), TooManyOpenTransfers
+    and InsufficientStock (nothing changed).
     """
     orders.lock()
     db.session.execute(update(Cart).where(Cart.id == cart.id).values(updated_at=datetime.now(UTC)))
     current: PricedCart = priced(cart)
     fingerprint = current.fingerprint()
-    existing = db.session.scalar(
-        select(Order)
-        .where(
-            Order.cart_id == cart.id,
-            Order.cart_fingerprint == fingerprint,
-            Order.status.in_([s.value for s in OPEN_STATUSES]),
-            Order.payment_method == method.value,
-        )
-        .order_by(Order.id.desc())
-    )
     now = datetime.now(UTC)
-    if existing is not None and _still_reserved(existing, now):
-        return existing
-    for stale in db.session.scalars(
-        select(Order).where(
-            Order.cart_id == cart.id,
-            Order.status.in_([s.value for s in OPEN_STATUSES]),
-            Order.payment_method == PaymentMethod.CARD.value,
+    card_orders = list(
+        db.session.scalars(
+            select(Order)
+            .where(
+                Order.cart_id == cart.id,
+                Order.status == OrderStatus.PENDING_PAYMENT,
+                Order.payment_method == PaymentMethod.CARD.value,
+            )
+            .order_by(Order.id.desc())
         )
-    ):
+    )
+    if method is PaymentMethod.CARD:
+        for order in card_orders:
+            if order.cart_fingerprint == fingerprint and _still_reserved(order, now):
+                return order
+    still_payable = [o for o in card_orders if o.stripe_session_id]
+    if still_payable:
+        raise CheckoutStillOpen(still_payable)
+    for stale in card_orders:  # no session was made (Stripe failed): nothing to close
         orders.release(
             stale,
             status=OrderStatus.CANCELLED,
             actor=contact.email,
-            reason="checkout started again with another cart",
+            reason="checkout started again",
         )
+    guest = cart.user_id is None
+    if method is PaymentMethod.BANK_TRANSFER:
+        _check_open_transfers(contact.email)
     return orders.create_order(
         [orders.LineRequest(p.variant, p.quantity, p.unit_amount) for p in current.lines],
         contact=contact,
         method=method,
         shipping_amount=shipping_for(current.subtotal),
         currency=current_app.config["SHOP_SETTINGS"].currency,
-        reserved_until=reservation_end(method, now),
+        reserved_until=reservation_end(method, now, guest=guest),
         actor=contact.email,
         cart_id=cart.id,
         cart_fingerprint=fingerprint,
         user_id=cart.user_id,
     )
+
+
+def _check_open_transfers(email: str) -> None:
+    limit = current_app.config["SHOP_SETTINGS"].max_open_transfers
+    open_count = db.session.scalar(
+        select(func.count())
+        .select_from(Order)
+        .where(
+            Order.email == email,
+            Order.status == OrderStatus.AWAITING_TRANSFER,
+        )
+    )
+    if (open_count or 0) >= limit:
+        raise TooManyOpenTransfers(
+            f"You have {open_count} orders waiting for a bank transfer. Please pay or let "
+            "them lapse before placing another, or pay this one by card."
+        )
 
 
 def _still_reserved(order: Order, now: datetime) -> bool:
@@ -88,3 +129,24 @@ def _still_reserved(order: Order, now: datetime) -> bool:
     if until.tzinfo is None:  # SQLite hands back naive UTC
         until = until.replace(tzinfo=UTC)
     return until - now > timedelta(minutes=5)
+
+
+def clear_paid_cart(order: Order, actor: str) -> None:
+    """Registered with orders: when an order is paid or its delayed payment starts (on the
+    return page, by webhook or by the worker), the cart it was made from is emptied if it
+    still holds what was ordered, so pressing checkout again cannot buy the same packs
+    twice."""
+    if order.cart_id is None:
+        return
+    cart = db.session.get(Cart, order.cart_id)
+    if cart is None:
+        return
+    in_cart = {line.variant_id: line.quantity for line in cart.lines}
+    ordered = {line.variant_id: line.quantity for line in order.lines if line.variant_id}
+    if in_cart == ordered:
+        cart.lines.clear()
+        db.session.flush()
+
+
+orders.on_paid(clear_paid_cart)
+orders.on_payment_started(clear_paid_cart)

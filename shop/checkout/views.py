@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
+from shop.cart.models import Cart
 from shop.cart.services import priced
 from shop.cart.views import current_cart, remember_count, render_cart
 from shop.checkout import services
 from shop.checkout.forms import CheckoutForm
-from shop.extensions import db
+from shop.extensions import db, limiter
 from shop.inventory.services import InsufficientStock
 from shop.orders import services as orders
 from shop.orders.documents import invoice_for, render_pdf
@@ -19,10 +30,47 @@ from shop.payments import services as payments
 from shop.payments import stripe_client
 
 bp = Blueprint("checkout", __name__)
+
+
+def checkout_limit() -> str:
+    """Orders placed per client address: enough for a buyer who retries, too few for a
+    script that would reserve the catalogue."""
+    return str(current_app.config.get("SHOP_CHECKOUT_LIMIT", "10 per minute;60 per hour"))
+
+
 log = logging.getLogger(__name__)
 
 
+def _place(cart: Cart, contact: orders.Contact, method: PaymentMethod) -> Order | Response:
+    """The order for the cart, after closing at Stripe every earlier card checkout of it
+    (so the buyer can never pay twice); a response when that cannot be done."""
+    for _attempt in range(3):
+        try:
+            return services.place_order(cart, contact=contact, method=method)
+        except services.CheckoutStillOpen as exc:
+            earlier = exc.orders
+            db.session.rollback()
+        for order in earlier:
+            outcome = payments.close_checkout(
+                order,
+                status=OrderStatus.CANCELLED,
+                actor=contact.email,
+                reason="checkout started again",
+            )
+            db.session.commit()
+            if outcome not in (payments.Outcome.RELEASED, payments.Outcome.NO_CHANGE):
+                flash(
+                    f"Your payment for order {order.number} reached us meanwhile, so nothing "
+                    "new was started. Your cart is as you left it: check it before you pay "
+                    "again.",
+                    "error",
+                )
+                return redirect(url_for("checkout.order_page", token=order.token), code=303)
+    raise services.CheckoutStillOpen(earlier)
+
+
 @bp.post("/checkout")
+@limiter.limit(checkout_limit, methods=["POST"])
 def checkout():  # type: ignore[no-untyped-def]
     cart = current_cart()
     current = priced(cart)
@@ -49,13 +97,28 @@ def checkout():  # type: ignore[no-untyped-def]
         country=form.country.data,
     )
     try:
-        order = services.place_order(cart, contact=contact, method=method)
+        placed = _place(cart, contact, method)
     except InsufficientStock as exc:
         db.session.rollback()
         errors = {
             sku: f"Only {n} pack{'s' if n != 1 else ''} left." for sku, n in exc.shortages.items()
         }
         return render_cart(form, errors=errors, status=409)
+    except services.TooManyOpenTransfers as exc:
+        db.session.rollback()
+        form.payment_method.errors = [str(exc)]
+        return render_cart(form, status=409)
+    except (stripe_client.StripeError, services.CheckoutStillOpen) as exc:
+        db.session.rollback()
+        log.error("cart %s: an earlier card checkout could not be closed: %s", cart.id, exc)
+        form.payment_method.errors = [
+            "Your earlier card payment page could not be closed at Stripe, so we started no "
+            "new payment (you could otherwise pay twice). Please try again in a few minutes."
+        ]
+        return render_cart(form, status=503)
+    if not isinstance(placed, Order):
+        return placed
+    order = placed
     db.session.commit()  # the reservation stands before Stripe is called
     if method is PaymentMethod.BANK_TRANSFER:
         orders.queue_confirmation(order)
@@ -69,6 +132,11 @@ def checkout():  # type: ignore[no-untyped-def]
         url = payments.start_checkout(order)
     except stripe_client.StripeError as exc:
         db.session.rollback()
+        if stripe_client.key_in_use(exc):
+            # The same order's payment page is being made by another request right now (a
+            # double click reaching two processes): it stands, so nothing is released.
+            flash("Your payment page is being prepared: please press checkout again.", "info")
+            return redirect(url_for("cart.show"), code=303)
         log.error("order %s: Stripe Checkout could not be started: %s", order.number, exc)
         orders.release(
             order,
@@ -107,7 +175,7 @@ def success():  # type: ignore[no-untyped-def]
             return redirect(url_for("checkout.order_page", token=found.token), code=303)
     if order is None:
         abort(404)
-    if order.status == OrderStatus.PAID and order.cart_id:
+    if order.status in (OrderStatus.PAID, OrderStatus.PAYMENT_PROCESSING) and order.cart_id:
         cart = current_cart()
         if cart is not None and cart.id == order.cart_id:
             cart.lines.clear()
@@ -118,11 +186,28 @@ def success():  # type: ignore[no-untyped-def]
 
 @bp.get("/checkout/cancel")
 def cancel():  # type: ignore[no-untyped-def]
+    """The buyer left Stripe's payment page. Only the browser that started this card
+    checkout closes it (the link in an email never cancels anything); the session is
+    closed at Stripe first, then the stock goes back."""
     order = orders.by_token(request.args.get("order", ""))
-    if order is None:
+    cart = current_cart()
+    if (
+        order is None
+        or order.payment_method != PaymentMethod.CARD
+        or order.status != OrderStatus.PENDING_PAYMENT
+        or cart is None
+        or order.cart_id != cart.id
+    ):
+        if order is not None and order.status != OrderStatus.PENDING_PAYMENT:
+            return redirect(url_for("checkout.order_page", token=order.token), code=303)
         return redirect(url_for("cart.show"), code=303)
     try:
-        payments.cancel_checkout(order)
+        outcome = payments.close_checkout(
+            order,
+            status=OrderStatus.CANCELLED,
+            actor="buyer",
+            reason="left the card payment page",
+        )
     except stripe_client.StripeError as exc:
         db.session.rollback()
         log.error("order %s: could not expire the Checkout Session: %s", order.number, exc)
@@ -131,7 +216,7 @@ def cancel():  # type: ignore[no-untyped-def]
         )
         return redirect(url_for("cart.show"), code=303)
     db.session.commit()
-    if order.status == OrderStatus.PAID:
+    if outcome not in (payments.Outcome.RELEASED, payments.Outcome.NO_CHANGE):
         return redirect(url_for("checkout.order_page", token=order.token), code=303)
     flash("Payment cancelled: nothing was charged. Your cart is as you left it.", "info")
     return redirect(url_for("cart.show"), code=303)

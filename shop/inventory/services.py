@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
 
 from shop.catalog.models import Variant
-from shop.catalog.services import bump_version
+from shop.catalog.services import bump_stock_version
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.inventory.models import Lot, MovementKind, StockMovement
@@ -125,20 +125,14 @@ def receive_lot(
         raise ValidationError(
             {"lot_number": f"Lot {lot_number} is already booked with other dates."}
         )
-    lot.quantity += quantity
     db.session.flush()
-    db.session.add(
-        StockMovement(
-            lot_id=lot.id,
-            kind=MovementKind.RECEIVED.value,
-            quantity=quantity,
-            reason=reason,
-            actor=actor,
-        )
-    )
-    bump_version()
-    db.session.flush()
+    _move(lot, MovementKind.RECEIVED, quantity, actor=actor, reason=reason)
+    _stock_changed()
     return lot
+
+
+def _packs(n: int) -> str:
+    return f"{n} pack{'s' if n != 1 else ''}"
 
 
 class InsufficientStock(ShopError):
@@ -146,16 +140,13 @@ class InsufficientStock(ShopError):
 
     def __init__(self, shortages: dict[str, int]):
         super().__init__(
-            "; ".join(
-                f"only {n} pack{'s' if n != 1 else ''} of {sku} left"
-                for sku, n in shortages.items()
-            )
+            "; ".join(f"only {_packs(n)} of {sku} left" for sku, n in shortages.items())
         )
         self.shortages = shortages
 
 
 @dataclass(frozen=True)
-class Taken:
+class Pick:
     """Packs taken from one lot for one request."""
 
     lot_id: int
@@ -164,90 +155,143 @@ class Taken:
     quantity: int
 
 
-def lock_stock() -> None:
-    """Serialise stock changes: the first statement of every one is this write.
+# Any constant of our own: the key of PostgreSQL's advisory lock that stock changes take.
+STOCK_LOCK_KEY = 0x5700C4
 
-    On SQLite it takes the database's write lock before any stock is read, so no
-    transaction reads lots that another is about to change. On PostgreSQL it is one row
-    lock that every stock change takes first (so they never deadlock), on top of the row
-    locks on the lots themselves. It also invalidates cached catalogue pages.
+
+def lock_stock() -> None:
+    """Serialise stock changes: every one takes this lock first, before it reads a lot.
+
+    On PostgreSQL it is a transaction-scoped advisory lock (every app process and worker
+    takes the same key, so they queue and never deadlock); on SQLite it is the database's
+    write lock, taken by a write that changes no row. Held until commit or rollback. It
+    changes nothing a visitor sees, so no cached page is invalidated by taking it.
     """
-    bump_version()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(STOCK_LOCK_KEY)))
+    else:
+        db.session.execute(
+            update(Lot).where(false()).values(quantity=Lot.quantity),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def reserve(
-    requests: list[tuple[Variant, int]], *, today: date | None = None
-) -> dict[int, list[Taken]]:
+    requests: Sequence[tuple[Variant, int]], *, today: date | None = None
+) -> list[list[Pick]]:
     """Reserve packs first-expiry-first-out from sellable lots; all or nothing.
 
-    Returns what was taken per variant id. Raises InsufficientStock naming every short
-    variant and what it could have had. Call `lock_stock()` first in the transaction.
+    Returns the picks of each request, in the order of `requests` (a variant may be asked
+    for more than once: every request gets its own packs). Every request is checked before
+    any lot changes: when a variant is short, InsufficientStock names every short variant
+    with what it could have had, and nothing has changed. Call `lock_stock()` first.
     """
     today = today or date.today()
     months = shop_min_shelf_life_months()
-    variant_ids = sorted({v.id for v, _ in requests})
-    lots = db.session.scalars(
-        select(Lot)
-        .where(Lot.variant_id.in_(variant_ids), Lot.quantity > Lot.reserved)
-        .order_by(Lot.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+    lots = _locked_lots_of(sorted({v.id for v, _ in requests}))
+    free = {lot.id: lot.free for lot in lots}
     by_variant: dict[int, list[Lot]] = defaultdict(list)
     for lot in lots:
         by_variant[lot.variant_id].append(lot)
-    taken: dict[int, list[Taken]] = {}
-    shortages: dict[str, int] = {}
-    for variant, quantity in requests:
-        cutoff = sellable_from(variant, today, default_months=months)
-        sellable = sorted(
-            (lot for lot in by_variant[variant.id] if lot.expires_on >= cutoff),
+    variants = {v.id: v for v, _ in requests}
+    sellable = {
+        variant_id: sorted(
+            (
+                lot
+                for lot in by_variant[variant_id]
+                if lot.expires_on >= sellable_from(variant, today, default_months=months)
+            ),
             key=lambda lot: (lot.expires_on, lot.id),
         )
-        free = sum(lot.free for lot in sellable)
-        if free < quantity:
-            shortages[variant.sku] = free
-            continue
-        remaining, picks = quantity, []
-        for lot in sellable:
+        for variant_id, variant in variants.items()
+    }
+    wanted: dict[int, int] = defaultdict(int)
+    for variant, quantity in requests:
+        wanted[variant.id] += quantity
+    shortages = {
+        variants[variant_id].sku: have
+        for variant_id, quantity in wanted.items()
+        if (have := sum(free[lot.id] for lot in sellable[variant_id])) < quantity
+    }
+    if shortages:
+        raise InsufficientStock(shortages)
+    picks: list[list[Pick]] = []
+    for variant, quantity in requests:
+        remaining, taken = quantity, []
+        for lot in sellable[variant.id]:
             if remaining == 0:
                 break
-            n = min(lot.free, remaining)
+            n = min(free[lot.id], remaining)
             if n:
-                lot.reserved += n
+                free[lot.id] -= n
                 remaining -= n
-                picks.append(Taken(lot.id, lot.lot_number, lot.expires_on, n))
-        taken[variant.id] = picks
-    if shortages:
-        # Leave no half-made reservation in the session: the caller rolls back.
-        raise InsufficientStock(shortages)
-    db.session.flush()
-    return taken
+                taken.append(Pick(lot.id, lot.lot_number, lot.expires_on, n))
+        picks.append(taken)
+    by_id = {lot.id: lot for lot in lots}
+    for pick in (p for taken in picks for p in taken):
+        by_id[pick.lot_id].reserved += pick.quantity
+    _stock_changed(any(picks))
+    return picks
 
 
-def release(taken: list[tuple[int, int]]) -> None:
+def release(held: Sequence[tuple[int, int]]) -> None:
     """Give reserved packs back: (lot id, packs) pairs. Call `lock_stock()` first."""
-    for lot in _locked_lots([lot_id for lot_id, _ in taken]):
-        lot.reserved -= sum(n for lot_id, n in taken if lot_id == lot.id)
-    db.session.flush()
-
-
-def sell(taken: list[tuple[int, int]], *, actor: str, reason: str) -> None:
-    """Turn reserved packs into sold ones: they leave the lot with a movement each."""
-    for lot in _locked_lots([lot_id for lot_id, _ in taken]):
-        n = sum(q for lot_id, q in taken if lot_id == lot.id)
+    for lot, n in _locked_with_totals(held):
         lot.reserved -= n
-        lot.quantity -= n
-        db.session.add(
-            StockMovement(
-                lot_id=lot.id,
-                kind=MovementKind.SOLD.value,
-                quantity=-n,
-                reason=reason,
-                actor=actor,
-            )
-        )
+    _stock_changed(bool(held))
+
+
+def sell(held: Sequence[tuple[int, int]], *, actor: str, reason: str) -> None:
+    """Turn reserved packs into sold ones: they leave the lot, with a movement each.
+
+    What can be sold does not change (the packs were reserved already), so no cached
+    page is invalidated. Call `lock_stock()` first.
+    """
+    for lot, n in _locked_with_totals(held):
+        lot.reserved -= n
+        _move(lot, MovementKind.SOLD, -n, actor=actor, reason=reason)
     db.session.flush()
+
+
+def _locked_with_totals(pairs: Sequence[tuple[int, int]]) -> list[tuple[Lot, int]]:
+    """The lots of these (lot id, packs) pairs, locked in id order, with their packs summed."""
+    totals: dict[int, int] = defaultdict(int)
+    for lot_id, n in pairs:
+        totals[lot_id] += n
+    return [(lot, totals[lot.id]) for lot in _locked_lots(list(totals)) if totals[lot.id]]
+
+
+def _move(lot: Lot, kind: MovementKind, quantity: int, *, actor: str, reason: str) -> None:
+    """Change a lot's packs on hand and write the ledger row that says so: the only place
+    a lot's quantity changes."""
+    lot.quantity += quantity
+    db.session.add(
+        StockMovement(
+            lot_id=lot.id, kind=kind.value, quantity=quantity, reason=reason, actor=actor[:254]
+        )
+    )
+
+
+def _stock_changed(changed: bool = True) -> None:
+    """Flush, and when packs that can be sold changed, invalidate the cached pages that
+    show stock (never the catalogue index, which holds none)."""
+    if changed:
+        bump_stock_version()
+    db.session.flush()
+
+
+def _locked_lots_of(variant_ids: list[int]) -> list[Lot]:
+    if not variant_ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Lot)
+            .where(Lot.variant_id.in_(variant_ids), Lot.quantity > Lot.reserved)
+            .order_by(Lot.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    )
 
 
 def _locked_lots(lot_ids: list[int]) -> list[Lot]:
@@ -276,10 +320,6 @@ def _reason_required(reason: str) -> str:
     return reason
 
 
-def _packs(n: int) -> str:
-    return f"{n} pack{'s' if n != 1 else ''}"
-
-
 def adjust(lot: Lot, delta: int, *, actor: str, reason: str) -> Lot:
     """Add (delta > 0) or remove (delta < 0) packs on hand, e.g. after a recount.
 
@@ -301,17 +341,8 @@ def adjust(lot: Lot, delta: int, *, actor: str, reason: str) -> Lot:
                 )
             }
         )
-    lot.quantity += delta
-    db.session.add(
-        StockMovement(
-            lot_id=lot.id,
-            kind=MovementKind.ADJUSTED.value,
-            quantity=delta,
-            reason=reason,
-            actor=actor,
-        )
-    )
-    db.session.flush()
+    _move(lot, MovementKind.ADJUSTED, delta, actor=actor, reason=reason)
+    _stock_changed()
     return lot
 
 
@@ -336,17 +367,8 @@ def write_off(lot: Lot, quantity: int, *, actor: str, reason: str) -> Lot:
                 )
             }
         )
-    lot.quantity -= quantity
-    db.session.add(
-        StockMovement(
-            lot_id=lot.id,
-            kind=MovementKind.WRITTEN_OFF.value,
-            quantity=-quantity,
-            reason=reason,
-            actor=actor,
-        )
-    )
-    db.session.flush()
+    _move(lot, MovementKind.WRITTEN_OFF, -quantity, actor=actor, reason=reason)
+    _stock_changed()
     return lot
 
 
@@ -382,20 +404,10 @@ def return_sold_packs(returns: list[tuple[int, int]], *, actor: str, reason: str
 
     Each lot gets one append-only 'returned' movement. Call `lock_stock()` first.
     """
-    wanted = [(lot_id, n) for lot_id, n in returns if n > 0]
-    for lot in _locked_lots([lot_id for lot_id, _ in wanted]):
-        n = sum(q for lot_id, q in wanted if lot_id == lot.id)
-        lot.quantity += n
-        db.session.add(
-            StockMovement(
-                lot_id=lot.id,
-                kind=MovementKind.RETURNED.value,
-                quantity=n,
-                reason=reason,
-                actor=actor,
-            )
-        )
-    db.session.flush()
+    back = _locked_with_totals([(lot_id, n) for lot_id, n in returns if n > 0])
+    for lot, n in back:
+        _move(lot, MovementKind.RETURNED, n, actor=actor, reason=reason)
+    _stock_changed(bool(back))
 
 
 def returned_packs(reason: str, lot_ids: Iterable[int]) -> dict[int, int]:

@@ -6,6 +6,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -62,6 +63,8 @@ class Order(db.Model):
         CheckConstraint(
             "amount_refunded >= 0 AND amount_refunded <= total", name="refund_within_total"
         ),
+        CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="paid_within_total"),
+        CheckConstraint("amount_refunded <= amount_paid", name="refund_within_paid"),
         CheckConstraint(
             "status IN ('pending_payment', 'awaiting_transfer', 'payment_processing', 'paid', "
             "'shipped', 'expired', 'cancelled')",
@@ -91,6 +94,8 @@ class Order(db.Model):
     subtotal: Mapped[int] = mapped_column(Integer)
     shipping_amount: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
+    # Money received for this order (its total once paid) and refunded of it, in cents.
+    amount_paid: Mapped[int] = mapped_column(Integer, default=0)
     amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
     reserved_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
@@ -105,12 +110,18 @@ class Order(db.Model):
     )
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     shipped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worker leaves an order whose settling failed alone until then (see `settle_due`).
+    settle_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settle_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan"
     )
     history: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="order", order_by="Refund.id", cascade="all, delete-orphan"
     )
 
     @property
@@ -122,8 +133,14 @@ class Order(db.Model):
         return self.status in OPEN_STATUSES
 
     @property
-    def fully_refunded(self) -> bool:
-        return self.amount_refunded >= self.total > 0
+    def refund_in_flight(self) -> int:
+        """Cents of refunds asked for or pending at the payment provider, not yet done."""
+        return sum(r.amount for r in self.refunds if r.status in IN_FLIGHT_REFUNDS)
+
+    @property
+    def refundable(self) -> int:
+        """Cents that can still be refunded: paid, less refunded and refunds under way."""
+        return max(self.amount_paid - self.amount_refunded - self.refund_in_flight, 0)
 
 
 class OrderLine(db.Model):
@@ -191,3 +208,54 @@ class OrderEvent(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
 
     order: Mapped[Order] = relationship(back_populates="history")
+
+
+class RefundStatus(enum.StrEnum):
+    """A refund's life, as Stripe's refund object has it, plus `requested`: the shop has
+    asked and has no answer yet (the amount is held so that nothing is refunded twice)."""
+
+    REQUESTED = "requested"
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+IN_FLIGHT_REFUNDS = (RefundStatus.REQUESTED, RefundStatus.PENDING)
+
+
+class Refund(db.Model):
+    """Money given back for an order: one row per refund asked for, by Stripe or by bank.
+
+    Only `succeeded` refunds count in `Order.amount_refunded`; `requested` and `pending`
+    ones hold their amount against what can still be refunded.
+    """
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(
+            "status IN ('requested', 'pending', 'succeeded', 'failed', 'canceled')",
+            name="status_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    # The form's nonce (or the worker's key): a form sent twice finds the same refund.
+    request_key: Mapped[str] = mapped_column(String(120), unique=True)
+    # Stripe's refund id once known, or "bank transfer ..." for a refund sent by bank.
+    reference: Mapped[str | None] = mapped_column(String(255), unique=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    # What to do when the refund is made: packs back per sold allocation id, and cancel.
+    restock: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    cancel: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    order: Mapped[Order] = relationship(back_populates="refunds")

@@ -1,19 +1,22 @@
 """The life of an order: made with reserved stock, paid (once), released, refunded.
 
-State only moves forward: a paid order never returns to pending, and an expiry or a
-cancellation never undoes a payment. Every change is written to the order's history.
+Every status change goes through `lifecycle.move` and its table of allowed moves. A
+cancelled, refunded or expired order is never paid again, except an order that was never
+paid: a late payment is honoured from stock when it is there, and otherwise recorded,
+flagged and refunded, never lost.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from shop.catalog.models import Variant
 from shop.errors import ShopError, ValidationError
@@ -21,15 +24,16 @@ from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.mail.services import queue_email
 from shop.money import format_amount
+from shop.orders import lifecycle
 from shop.orders.models import (
-    OPEN_STATUSES,
     Allocation,
     AllocationState,
     Order,
-    OrderEvent,
     OrderLine,
     OrderStatus,
     PaymentMethod,
+    Refund,
+    RefundStatus,
 )
 from shop.urls import external_url
 
@@ -61,7 +65,7 @@ class LineRequest:
 def lock() -> None:
     """Serialise changes to orders and stock, then read them afresh.
 
-    Every payment, release and refund takes the same lock first, so the webhook and the
+    Every payment, release and refund takes the stock lock first, so the webhook and the
     return page racing to mark one order paid do it once.
     """
     inventory.lock_stock()
@@ -69,7 +73,7 @@ def lock() -> None:
 
 
 def note(order: Order, action: str, *, actor: str, text: str = "") -> None:
-    order.history.append(OrderEvent(actor=actor, action=action, note=text))
+    lifecycle.record(order, action, actor=actor, note=text)
 
 
 def create_order(
@@ -85,11 +89,8 @@ def create_order(
     cart_fingerprint: str = "",
     user_id: int | None = None,
 ) -> Order:
-    """An order whose stock is reserved until `reserved_until` (raises InsufficientStock).
-
-    Call inventory.lock_stock() first in the transaction.
-    """
-    taken = inventory.reserve([(x.variant, x.quantity) for x in lines if x.variant is not None])
+    """An order whose stock is reserved until `reserved_until` (raises InsufficientStock,
+    having changed nothing). Call `lock()` first in the transaction."""
     subtotal = sum(line.unit_amount * line.quantity for line in lines)
     order = Order(
         token=secrets.token_urlsafe(32),
@@ -106,32 +107,25 @@ def create_order(
         subtotal=subtotal,
         shipping_amount=shipping_amount,
         total=subtotal + shipping_amount,
+        amount_paid=0,
         amount_refunded=0,
         reserved_until=reserved_until,
         **contact.__dict__,
     )
     for line in lines:
         variant = line.variant
-        order_line = OrderLine(
-            variant_id=variant.id if variant else None,
-            sku=variant.sku if variant else line.sku,
-            name=_line_name(variant) if variant else line.name,
-            pack_size=variant.pack_size if variant else 1,
-            quantity=line.quantity,
-            unit_amount=line.unit_amount,
-            line_total=line.unit_amount * line.quantity,
-        )
-        order_line.allocations = [
-            Allocation(
-                lot_id=t.lot_id,
-                lot_number=t.lot_number,
-                expires_on=t.expires_on,
-                quantity=t.quantity,
-                state=AllocationState.RESERVED.value,
+        order.lines.append(
+            OrderLine(
+                variant_id=variant.id if variant else None,
+                sku=variant.sku if variant else line.sku,
+                name=_line_name(variant) if variant else line.name,
+                pack_size=variant.pack_size if variant else 1,
+                quantity=line.quantity,
+                unit_amount=line.unit_amount,
+                line_total=line.unit_amount * line.quantity,
             )
-            for t in (taken[variant.id] if variant else [])
-        ]
-        order.lines.append(order_line)
+        )
+    _reserve(order, {x.variant.id: x.variant for x in lines if x.variant is not None})
     until = f"{reserved_until:%Y-%m-%d %H:%M} UTC"
     method_name = method.value.replace("_", " ")
     note(order, "created", actor=actor, text=f"{method_name}; stock reserved until {until}")
@@ -140,6 +134,23 @@ def create_order(
     order.number = f"{datetime.now(UTC):%Y}-{order.id:06d}"
     db.session.flush()
     return order
+
+
+def _reserve(order: Order, variants: Mapping[int, Variant]) -> None:
+    """Reserve every catalogue line's packs, each line its own picks; all or nothing."""
+    stocked = [line for line in order.lines if line.variant_id in variants]
+    picks = inventory.reserve([(variants[line.variant_id or 0], line.quantity) for line in stocked])
+    for line, taken in zip(stocked, picks, strict=True):
+        line.allocations.extend(
+            Allocation(
+                lot_id=p.lot_id,
+                lot_number=p.lot_number,
+                expires_on=p.expires_on,
+                quantity=p.quantity,
+                state=AllocationState.RESERVED.value,
+            )
+            for p in taken
+        )
 
 
 def _line_name(variant: Variant) -> str:
@@ -154,22 +165,31 @@ def _allocations(order: Order, state: AllocationState) -> list[Allocation]:
 
 
 def release(order: Order, *, status: OrderStatus, actor: str, reason: str) -> bool:
-    """Give back the order's reserved stock and close it, if it is still open.
+    """Give back the order's reserved stock and close it as `status`, if the order's state
+    allows that move (an open order not yet paid).
 
-    Returns False (and changes nothing) for an order that is paid, shipped or closed.
+    Returns False, changing nothing, for any other order: paid, processing a payment that
+    may still succeed (unless `status` is cancelled after its failure), or closed.
     """
     lock()
-    if order.status not in OPEN_STATUSES:
+    if not lifecycle.allowed(order, status):
         return False
     held = _allocations(order, AllocationState.RESERVED)
     inventory.release([(a.lot_id, a.quantity) for a in held])
     for allocation in held:
         allocation.state = AllocationState.RELEASED.value
-    order.status = status.value
-    order.reserved_until = None
-    note(order, status.value, actor=actor, text=reason)
+    lifecycle.move(order, status, actor=actor, note=reason)
     db.session.flush()
     return True
+
+
+class PaymentOutcome(enum.Enum):
+    """What recording a payment did."""
+
+    PAID = "paid"  # the order became paid now
+    ALREADY_PAID = "already paid"  # this order was paid before: nothing changed
+    MISMATCH = "amount or currency mismatch"  # flagged for staff, not paid
+    UNFULFILLABLE = "paid, stock gone"  # paid late, the stock is gone: flagged to refund
 
 
 def mark_paid(
@@ -179,110 +199,117 @@ def mark_paid(
     currency: str,
     actor: str,
     payment_intent: str | None = None,
-) -> bool:
-    """Record a payment of the whole order, once. Returns True when this call made it paid.
+) -> PaymentOutcome:
+    """Record a payment of the whole order, once.
 
-    A wrong amount or currency is flagged for staff and not fulfilled. A payment for an
-    order whose reservation was released is honoured when stock allows; otherwise the
-    order is marked paid and flagged for a refund, never lost.
+    A wrong amount or currency is flagged for staff and not fulfilled; the order then
+    keeps its stock (the worker never expires an order that money was sent for). An order
+    paid before is never paid again. A payment for an order released unpaid is honoured
+    when its stock can be reserved again; otherwise the money is recorded, the order
+    flagged for a full refund and the buyer told so, and it stays closed.
     """
     lock()
-    if order.status in (OrderStatus.PAID, OrderStatus.SHIPPED):
-        return False
+    if order.amount_paid > 0 or order.paid_at is not None:
+        return PaymentOutcome.ALREADY_PAID
     if amount != order.total or currency.lower() != order.currency:
         reason = (
-            f"payment of {amount} {currency.upper()} does not match the order total "
-            f"{order.total} {order.currency.upper()}: check and refund"
+            f"payment of {_money(order, amount, currency)} does not match the order total "
+            f"{_money(order, order.total)}: check and refund"
         )
-        if order.attention_reason != reason:
-            order.needs_attention = True
-            order.attention_reason = reason
-            note(order, "payment mismatch", actor=actor, text=reason)
-            log.warning("order %s: %s", order.number, reason)
+        order.reserved_until = None
+        _flag(order, reason, actor=actor, action="payment mismatch")
         db.session.flush()
-        return False
-    released_before = order.status not in OPEN_STATUSES
-    if released_before and not _reserve_again(order, actor=actor):
-        order.needs_attention = True
-        order.attention_reason = (
-            "paid after its reservation was released and the stock is gone: refund"
+        return PaymentOutcome.MISMATCH
+    if payment_intent:
+        order.stripe_payment_intent = payment_intent
+    if not order.is_open and not _reserve_again(order, actor=actor):
+        order.amount_paid = amount
+        order.paid_at = datetime.now(UTC)
+        _flag(
+            order,
+            "paid after its reservation was released and the stock is gone: refund in full",
+            actor=actor,
+            action="paid, stock gone",
         )
-        log.warning("order %s: %s", order.number, order.attention_reason)
+        queue_unfulfillable(order)
+        db.session.flush()
+        return PaymentOutcome.UNFULFILLABLE
     held = _allocations(order, AllocationState.RESERVED)
     inventory.sell(
         [(a.lot_id, a.quantity) for a in held], actor=actor, reason=f"order {order.number}"
     )
     for allocation in held:
         allocation.state = AllocationState.SOLD.value
-    order.status = OrderStatus.PAID.value
+    lifecycle.move(
+        order, OrderStatus.PAID, actor=actor, note=order.payment_method.replace("_", " ")
+    )
+    order.amount_paid = amount
     order.paid_at = datetime.now(UTC)
-    order.reserved_until = None
-    if payment_intent:
-        order.stripe_payment_intent = payment_intent
-    note(order, "paid", actor=actor, text=f"{order.payment_method.replace('_', ' ')}")
     for hook in PAID_HOOKS:
         hook(order, actor)
     queue_confirmation(order)
     db.session.flush()
-    return True
+    return PaymentOutcome.PAID
 
 
-def _reserve_again(order: Order, *, actor: str) -> bool:
-    variants = {
-        v.id: v
-        for v in db.session.scalars(
-            select(Variant).where(
-                Variant.id.in_([x.variant_id for x in order.lines if x.variant_id])
-            )
-        )
-    }
-    try:
-        taken = inventory.reserve(
-            [(variants[x.variant_id], x.quantity) for x in order.lines if x.variant_id in variants]
-        )
-    except inventory.InsufficientStock as exc:
-        note(order, "stock gone", actor=actor, text=str(exc))
-        return False
-    for line in order.lines:
-        for t in taken.get(line.variant_id or 0, []):
-            line.allocations.append(
-                Allocation(
-                    lot_id=t.lot_id,
-                    lot_number=t.lot_number,
-                    expires_on=t.expires_on,
-                    quantity=t.quantity,
-                    state=AllocationState.RESERVED.value,
-                )
-            )
-    note(order, "reserved again", actor=actor, text="late payment honoured from stock")
-    return True
-
-
-def record_refund(order: Order, *, refunded_total: int, actor: str, source: str) -> bool:
-    """Take the cumulative refunded amount from Stripe; it only ever grows."""
+def mark_processing(order: Order, *, actor: str, payment_intent: str | None) -> bool:
+    """The buyer paid by a method whose outcome comes later (a bank debit): the order
+    waits for it, holding its stock however long that takes. True when this call moved it."""
     lock()
-    refunded_total = min(refunded_total, order.total)
-    if refunded_total <= order.amount_refunded:
+    if order.status != OrderStatus.PENDING_PAYMENT:
         return False
-    order.amount_refunded = refunded_total
-    note(
-        order,
-        "refunded",
-        actor=actor,
-        text=f"{refunded_total} {order.currency.upper()} refunded in all ({source})",
-    )
+    lifecycle.move(order, OrderStatus.PAYMENT_PROCESSING, actor=actor)
+    order.reserved_until = None
+    if payment_intent:
+        order.stripe_payment_intent = payment_intent
+    for hook in PAYMENT_STARTED_HOOKS:
+        hook(order, actor)
     db.session.flush()
     return True
 
 
+def _flag(order: Order, reason: str, *, actor: str, action: str) -> None:
+    """Flag the order for staff with `reason`, once per reason."""
+    if order.needs_attention and order.attention_reason == reason:
+        return
+    order.needs_attention = True
+    order.attention_reason = reason
+    note(order, action, actor=actor, text=reason)
+    log.warning("order %s: %s", order.number, reason)
+
+
+def _reserve_again(order: Order, *, actor: str) -> bool:
+    """Reserve a released order's packs again, all or nothing; False when stock is short."""
+    ids = [x.variant_id for x in order.lines if x.variant_id]
+    variants = {v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(ids)))}
+    try:
+        _reserve(order, variants)
+    except inventory.InsufficientStock as exc:
+        note(order, "stock gone", actor=actor, text=str(exc))
+        return False
+    note(order, "reserved again", actor=actor, text="late payment honoured from stock")
+    return True
+
+
 def queue_confirmation(order: Order) -> None:
+    subject = f"Order {order.number} confirmed: {order.status_label}"
+    _queue_order_mail(order, "order_confirmation", subject)
+
+
+def queue_unfulfillable(order: Order) -> None:
+    _queue_order_mail(
+        order, "payment_unfulfillable", f"Order {order.number}: payment received, refund to follow"
+    )
+
+
+def _queue_order_mail(order: Order, template: str, subject: str) -> None:
     link = external_url("checkout.order_page", token=order.token)
     context = {"order": order, "link": link, "today": date.today()}
     queue_email(
         to=order.email,
-        subject=f"Order {order.number} confirmed: {order.status_label}",
-        text=render_template("mail/order_confirmation.txt", **context),
-        html=render_template("mail/order_confirmation.html", **context),
+        subject=subject,
+        text=render_template(f"mail/{template}.txt", **context),
+        html=render_template(f"mail/{template}.html", **context),
     )
 
 
@@ -296,32 +323,56 @@ def settings_currency() -> str:
     return str(current_app.config["SHOP_SETTINGS"].currency)
 
 
-def lapsed(now: datetime | None = None, *, limit: int = 100) -> list[Order]:
-    """Open orders whose reservation ran out: the worker settles them."""
+SETTLE_BACKOFF_MAX = timedelta(hours=1)
+
+
+def lapsed(now: datetime | None = None, *, limit: int = 100) -> list[int]:
+    """Ids of open orders whose reservation ran out and that are due for settling, oldest
+    first: an order whose settling failed waits for its backoff, so it never holds back
+    the others."""
     now = now or datetime.now(UTC)
     return list(
         db.session.scalars(
-            select(Order)
+            select(Order.id)
             .where(
-                Order.status.in_([s.value for s in OPEN_STATUSES]),
+                Order.status.in_([OrderStatus.PENDING_PAYMENT, OrderStatus.AWAITING_TRANSFER]),
                 Order.reserved_until.is_not(None),
                 Order.reserved_until < now,
+                or_(Order.settle_after.is_(None), Order.settle_after <= now),
             )
-            .order_by(Order.id)
+            .order_by(Order.reserved_until, Order.id)
             .limit(limit)
         )
     )
 
 
-# Called with (order, actor) the moment an order becomes paid, in the same transaction:
-# other domains (quotes) register here, so orders never imports them.
-PAID_HOOKS: list[Callable[[Order, str], None]] = []
+def settle_failed(order: Order, now: datetime, error: str) -> None:
+    """Settling this order failed: try it again after a backoff (1, 2, 4 ... minutes, at
+    most an hour), so one broken order never blocks the others."""
+    order.settle_attempts += 1
+    wait = min(timedelta(minutes=2 ** min(order.settle_attempts - 1, 10)), SETTLE_BACKOFF_MAX)
+    order.settle_after = now + wait
+    note(order, "settling failed", actor="worker", text=f"{error[:300]}; next try in {wait}")
 
 
-def on_paid(hook: Callable[[Order, str], None]) -> None:
+# Called with (order, actor) the moment an order becomes paid, or its delayed payment
+# starts, in the same transaction: other domains (quotes, checkout) register here, so
+# orders never imports them.
+Hook = Callable[[Order, str], None]
+PAID_HOOKS: list[Hook] = []
+PAYMENT_STARTED_HOOKS: list[Hook] = []
+
+
+def on_paid(hook: Hook) -> None:
     """Call `hook` whenever mark_paid makes an order paid (registered once)."""
     if hook not in PAID_HOOKS:
         PAID_HOOKS.append(hook)
+
+
+def on_payment_started(hook: Hook) -> None:
+    """Call `hook` whenever an order starts waiting for a delayed payment (registered once)."""
+    if hook not in PAYMENT_STARTED_HOOKS:
+        PAYMENT_STARTED_HOOKS.append(hook)
 
 
 # ---- Staff actions: ship, cancel, bank transfers, refunds and returned packs -------------
@@ -331,8 +382,8 @@ class ActionRefused(ShopError):
     """Staff asked for something the order's state does not allow; the message says why."""
 
 
-def _money(order: Order, cents: int) -> str:
-    return format_amount(cents, order.currency)
+def _money(order: Order, cents: int, currency: str | None = None) -> str:
+    return format_amount(cents, currency or order.currency)
 
 
 def _one_line(text: str) -> str:
@@ -359,41 +410,39 @@ def ship(order: Order, *, carrier: str, tracking_number: str, actor: str) -> Non
             f"Only a paid order can be shipped; order {order.number} is "
             f"{order.status_label.lower()}."
         )
-    if order.fully_refunded:
+    if order.refundable == 0:
         raise ActionRefused(f"Order {order.number} is refunded in full: cancel it instead.")
     if order.needs_attention:
         raise ActionRefused(
             f"Order {order.number} needs attention ({order.attention_reason}): clear the flag "
             "with a note before shipping."
         )
-    order.status = OrderStatus.SHIPPED.value
+    lifecycle.move(
+        order,
+        OrderStatus.SHIPPED,
+        actor=actor,
+        note=f"{carrier}, tracking number {tracking_number}",
+    )
     order.carrier = carrier
     order.tracking_number = tracking_number
     order.shipped_at = datetime.now(UTC)
-    note(order, "shipped", actor=actor, text=f"{carrier}, tracking number {tracking_number}")
     queue_shipped(order)
     db.session.flush()
 
 
 def queue_shipped(order: Order) -> None:
-    link = external_url("checkout.order_page", token=order.token)
-    context = {"order": order, "link": link}
-    queue_email(
-        to=order.email,
-        subject=f"Order {order.number} has shipped",
-        text=render_template("mail/order_shipped.txt", **context),
-        html=render_template("mail/order_shipped.html", **context),
-    )
+    _queue_order_mail(order, "order_shipped", f"Order {order.number} has shipped")
 
 
 def cancel(
     order: Order, *, actor: str, reason: str, restock: Mapping[int, int] | None = None
 ) -> None:
-    """Cancel an order that is open, or paid, not shipped and already refunded in full.
+    """Cancel an order that is open, or paid, not shipped and refunded in full (or with
+    its full refund under way).
 
     An open order's reserved stock goes back. A paid order's packs go back into their lots
     as far as `restock` asks (packs per sold allocation id). A paid order with money left
-    to refund is cancelled with `book_refund(..., cancel=True)` instead; anything else
+    to refund is cancelled with a refund that has `cancel` set instead; anything else
     raises ActionRefused.
     """
     reason = _one_line(reason) or "cancelled by staff"
@@ -410,30 +459,28 @@ def cancel(
         raise ActionRefused(
             f"Order {order.number} is {order.status_label.lower()}: it cannot be cancelled."
         )
-    if not order.fully_refunded:
+    if not lifecycle.allowed(order, OrderStatus.CANCELLED):
         raise ActionRefused("A paid order is cancelled together with a refund of all that remains.")
     returned = _return_packs(order, restock or {}, actor=actor)
     if returned:
         reason += f"; back in stock: {returned}"
-    _close_paid(order, actor=actor, reason=reason)
+    lifecycle.move(order, OrderStatus.CANCELLED, actor=actor, note=reason)
     db.session.flush()
 
 
-def _close_paid(order: Order, *, actor: str, reason: str) -> None:
-    order.status = OrderStatus.CANCELLED.value
-    note(order, OrderStatus.CANCELLED.value, actor=actor, text=reason)
-
-
-def record_transfer(order: Order, *, amount: int, actor: str) -> bool:
+def record_transfer(order: Order, *, amount: int, actor: str) -> PaymentOutcome:
     """A bank transfer of `amount` cents received for a bank-transfer order.
 
-    Returns True when the order became paid, False when the amount does not match the
-    total (mark_paid flags the order for staff and it stays unpaid). Raises ActionRefused
-    for an order that is not waiting for a transfer.
+    Returns what `mark_paid` did: PAID, ALREADY_PAID, or MISMATCH when the amount does not
+    match the total (the order is flagged for staff and stays unpaid). Raises ActionRefused
+    for an order never paid that is not waiting for a transfer.
     """
     if order.payment_method != PaymentMethod.BANK_TRANSFER:
         raise ActionRefused(f"Order {order.number} is paid by card, not by bank transfer.")
-    if order.status not in (OrderStatus.AWAITING_TRANSFER, OrderStatus.EXPIRED):
+    if order.paid_at is None and order.status not in (
+        OrderStatus.AWAITING_TRANSFER,
+        OrderStatus.EXPIRED,
+    ):
         raise ActionRefused(
             f"Order {order.number} is {order.status_label.lower()}: it is not waiting for a "
             "transfer."
@@ -502,28 +549,35 @@ def check_refund(
 ) -> None:
     """Raise ActionRefused or ValidationError when this refund cannot be made as asked.
 
-    `amount` (cents) is at most what remains unrefunded; `restock` asks packs per sold
-    allocation id, at most what has not gone back yet. With `cancel` the order is paid,
-    not shipped, and `amount` is all that remains.
+    `amount` (cents) is at most what can still be refunded (paid, less refunds made or
+    under way); `restock` asks packs per sold allocation id, at most what has not gone back
+    yet. With `cancel` the order is paid, not shipped, and `amount` is all that remains.
     """
-    if order.paid_at is None or order.status not in (OrderStatus.PAID, OrderStatus.SHIPPED):
+    if order.amount_paid <= 0:
         raise ActionRefused(
-            f"Order {order.number} is {order.status_label.lower()}: only a paid or shipped "
-            "order can be refunded."
+            f"Order {order.number} is {order.status_label.lower()} and was never paid: "
+            "there is nothing to refund."
         )
     if cancel and order.status != OrderStatus.PAID:
-        raise ActionRefused("A shipped order cannot be cancelled: refund it instead.")
-    remaining = order.total - order.amount_refunded
+        raise ActionRefused(
+            "A shipped order cannot be cancelled: refund it instead."
+            if order.status == OrderStatus.SHIPPED
+            else f"Order {order.number} is {order.status_label.lower()}: it cannot be cancelled."
+        )
+    remaining = order.refundable
     if remaining <= 0:
-        raise ActionRefused(f"Order {order.number} is refunded in full already.")
+        raise ActionRefused(
+            f"Order {order.number} is refunded in full already"
+            + (" (a refund is still under way)." if order.refund_in_flight else ".")
+        )
     errors: dict[str, str] = {}
     if amount <= 0:
         errors["amount"] = "Enter an amount above zero."
     elif amount > remaining:
         errors["amount"] = (
             f"At most {_money(order, remaining)} remains to be refunded "
-            f"({_money(order, order.amount_refunded)} of {_money(order, order.total)} "
-            "refunded so far)."
+            f"({_money(order, order.amount_paid - remaining)} of "
+            f"{_money(order, order.amount_paid)} refunded or under way)."
         )
     elif cancel and amount != remaining:
         errors["amount"] = f"Cancelling refunds all that remains: {_money(order, remaining)}."
@@ -543,54 +597,196 @@ def check_refund(
         raise ValidationError(errors)
 
 
-@dataclass(frozen=True)
-class RefundMade:
-    """A refund the payment provider made, or one staff sent by bank transfer."""
-
-    reference: str  # Stripe's refund id, or the bank-transfer form's reference
-    amount: int
-    # Refunded of the payment in all, as Stripe reports it; None adds `amount` to the books.
-    refunded_total: int | None
-
-
-def book_refund(
+def request_refund(
     order: Order,
-    made: RefundMade,
     *,
+    amount: int,
     restock: Mapping[int, int],
+    request_key: str,
     actor: str,
     reason: str = "",
     cancel: bool = False,
-) -> bool:
-    """Book a refund already made: the amount refunded, the packs put back, and with
-    `cancel` the cancellation of an order not shipped.
+) -> Refund:
+    """The first step of every refund: hold `amount` for a refund about to be made.
 
-    Books each refund once: a repeat (a form sent twice, answered by Stripe with the same
-    refund) returns False and changes nothing. The refunded amount only grows; packs go
-    back at most as far as they have not gone back already.
+    Checked under the lock against what can still be refunded, so two refunds at once can
+    never give back more than was paid. The same `request_key` (a form sent twice) finds
+    the refund asked for the first time, whatever its state. Raises as `check_refund`.
+    The caller commits, then has the refund made and books it with `refund_made`.
     """
     lock()
-    if any(
-        event.action == "refunded" and event.note.startswith(f"{made.reference}:")
-        for event in order.history
-    ):
+    existing = db.session.scalar(select(Refund).where(Refund.request_key == request_key))
+    if existing is not None:
+        return existing
+    check_refund(order, amount=amount, restock=restock, cancel=cancel)
+    refund = Refund(
+        request_key=request_key,
+        amount=amount,
+        status=RefundStatus.REQUESTED.value,
+        restock={str(k): v for k, v in sorted(restock.items()) if v > 0},
+        cancel=cancel,
+        reason=_one_line(reason),
+        actor=actor,
+    )
+    order.refunds.append(refund)
+    note(order, "refund requested", actor=actor, text=f"{_money(order, amount)}")
+    db.session.flush()
+    return refund
+
+
+# How a refund's status may change: Stripe's refund lifecycle, never backwards, so events
+# arriving out of order cannot undo a later state.
+R = RefundStatus
+REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
+    R.REQUESTED: frozenset({R.PENDING, R.SUCCEEDED, R.FAILED, R.CANCELED}),
+    R.PENDING: frozenset({R.SUCCEEDED, R.FAILED, R.CANCELED}),
+    R.SUCCEEDED: frozenset({R.FAILED}),
+    R.FAILED: frozenset(),
+    R.CANCELED: frozenset(),
+}
+
+
+def refund_made(refund: Refund, *, reference: str, status: RefundStatus, actor: str) -> bool:
+    """The payment provider (or the bank) took the refund on as `reference`: book it.
+
+    The packs it asked for go back into stock and, when it cancels the order, the order is
+    cancelled. Only a succeeded refund counts as refunded; a pending one stays held.
+    Returns False, changing nothing, when it was booked before (a repeat, or the webhook
+    got there first).
+    """
+    lock()
+    if refund.status != RefundStatus.REQUESTED:
         return False
-    reason = _one_line(reason)
-    refunded_total = made.refunded_total
-    if refunded_total is None:
-        refunded_total = order.amount_refunded + made.amount
-    order.amount_refunded = max(order.amount_refunded, min(refunded_total, order.total))
+    order = refund.order
+    refund.reference = reference
+    _set_refund_status(refund, status, actor=actor)
+    if status not in (RefundStatus.PENDING, RefundStatus.SUCCEEDED):
+        db.session.flush()
+        return True
+    restock = {int(k): v for k, v in (refund.restock or {}).items()}
     returned = _return_packs(order, restock, actor=actor)
     text = (
-        f"{made.reference}: {_money(order, made.amount)} refunded, "
-        f"{_money(order, order.amount_refunded)} of {_money(order, order.total)} in all"
+        f"{reference}: {_money(order, refund.amount)} "
+        f"{'refunded' if status is RefundStatus.SUCCEEDED else status.value}, "
+        f"{_money(order, order.amount_refunded)} of {_money(order, order.amount_paid)} "
+        "refunded in all"
     )
     if returned:
         text += f"; back in stock: {returned}"
-    if reason:
-        text += f"; {reason}"
+    if refund.reason:
+        text += f"; {refund.reason}"
     note(order, "refunded", actor=actor, text=text)
-    if cancel and order.status == OrderStatus.PAID:
-        _close_paid(order, actor=actor, reason=reason or "cancelled with a full refund")
+    if refund.cancel and lifecycle.allowed(order, OrderStatus.CANCELLED):
+        lifecycle.move(
+            order,
+            OrderStatus.CANCELLED,
+            actor=actor,
+            note=refund.reason or "cancelled with a full refund",
+        )
     db.session.flush()
     return True
+
+
+def refund_refused(refund: Refund, *, actor: str, message: str) -> None:
+    """The payment provider refused the refund: nothing was refunded, the amount is free."""
+    lock()
+    if refund.status == RefundStatus.REQUESTED:
+        refund.status = RefundStatus.FAILED.value
+        note(refund.order, "refund refused", actor=actor, text=message[:500])
+        db.session.flush()
+
+
+def refund_reported(
+    order: Order,
+    *,
+    reference: str,
+    amount: int,
+    status: RefundStatus,
+    request_key: str | None,
+    actor: str,
+) -> bool:
+    """The payment provider reports refund `reference` of this order in `status`.
+
+    A refund the shop asked for is found by its reference or request key and moved on (a
+    refund still `requested` is booked as `refund_made` would); one made elsewhere (in
+    Stripe's dashboard) is recorded. A state older than the one known is ignored. Returns
+    whether anything changed.
+    """
+    lock()
+    refund = db.session.scalar(select(Refund).where(Refund.reference == reference))
+    if refund is None and request_key:
+        refund = db.session.scalar(
+            select(Refund).where(Refund.request_key == request_key, Refund.order_id == order.id)
+        )
+    if refund is not None and refund.status == RefundStatus.REQUESTED:
+        return refund_made(refund, reference=reference, status=status, actor=actor)
+    if refund is None:
+        if amount <= 0 or order.amount_paid <= 0:
+            return False
+        refund = Refund(
+            request_key=f"reported {reference}"[:120],
+            reference=reference,
+            amount=amount,
+            status=RefundStatus.REQUESTED.value,
+            restock={},
+            reason="made outside the shop",
+            actor=actor,
+        )
+        order.refunds.append(refund)
+        db.session.flush()
+        return refund_made(refund, reference=reference, status=status, actor=actor)
+    if status not in REFUND_MOVES[RefundStatus(refund.status)]:
+        return False
+    _set_refund_status(refund, status, actor=actor)
+    note(
+        order,
+        f"refund {status.value}",
+        actor=actor,
+        text=f"{reference}: {_money(order, refund.amount)}",
+    )
+    db.session.flush()
+    return True
+
+
+def _set_refund_status(refund: Refund, status: RefundStatus, *, actor: str) -> None:
+    """Move a refund on; only succeeded refunds count in the order's refunded amount, and a
+    refund that failed flags the order (the money is still with the shop)."""
+    order = refund.order
+    was = RefundStatus(refund.status)
+    counted = (status is RefundStatus.SUCCEEDED) - (was is RefundStatus.SUCCEEDED)
+    refund.status = status.value
+    if counted > 0 and order.amount_refunded + refund.amount > order.amount_paid:
+        # Stripe never refunds more than was paid; should it say so, staff must look.
+        _flag(
+            order,
+            f"refund {refund.reference} would take the refunds over what was paid",
+            actor=actor,
+            action="refund over payment",
+        )
+        return
+    order.amount_refunded += counted * refund.amount
+    if status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+        _flag(
+            order,
+            f"refund {refund.reference} of {_money(order, refund.amount)} {status.value}: the "
+            "money was not returned, refund again or contact the buyer",
+            actor=actor,
+            action=f"refund {status.value}",
+        )
+
+
+def refunds_to_resend(now: datetime, *, older_than: timedelta, limit: int = 50) -> list[Refund]:
+    """Refunds asked of the payment provider with no answer (Stripe was unreachable or the
+    shop stopped in between): the worker asks again with the same key."""
+    return list(
+        db.session.scalars(
+            select(Refund)
+            .where(
+                Refund.status == RefundStatus.REQUESTED.value,
+                Refund.reference.is_(None),
+                Refund.created_at < now - older_than,
+            )
+            .order_by(Refund.id)
+            .limit(limit)
+        )
+    )

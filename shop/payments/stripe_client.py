@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -14,8 +14,18 @@ from stripe.params.checkout import SessionCreateParams
 from shop.config import Settings
 
 StripeError = stripe.StripeError
+InvalidRequest = stripe.InvalidRequestError
 SignatureError = stripe.SignatureVerificationError
 WEBHOOK_TOLERANCE_SECONDS = 300
+# Event timestamps the shop accepts: from Stripe's start to the year 9999.
+_CREATED_RANGE = range(1_262_304_000, 253_402_300_800)
+
+
+def key_in_use(exc: StripeError) -> bool:
+    """Stripe refused the call because another one with its idempotency key is under way
+    (HTTP 409 `idempotency_key_in_use`, which the SDK retries before giving up)."""
+    code = exc.error.code if exc.error is not None else exc.code
+    return code == "idempotency_key_in_use"
 
 
 class NotConfigured(RuntimeError):
@@ -168,8 +178,39 @@ class RefundState:
 
     id: str
     amount: int
-    status: str | None
-    charge_refunded: int  # the charge's refunded amount in all, this refund included
+    status: str  # Stripe's: pending, succeeded, failed, canceled, requires_action
+    request_key: str | None  # the shop's key, from the refund's metadata
+
+
+def refund_state(obj: dict[str, Any]) -> RefundState | None:
+    """A refund as an event or the API gives it; None when it is not a well-formed refund."""
+    refund_id, amount, status = obj.get("id"), obj.get("amount"), obj.get("status")
+    metadata = obj.get("metadata")
+    key = metadata.get("refund_request") if isinstance(metadata, dict) else None
+    if not isinstance(refund_id, str) or not refund_id.startswith("re_"):
+        return None
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        return None
+    return RefundState(
+        id=refund_id,
+        amount=amount,
+        status=status if isinstance(status, str) else "",
+        request_key=key if isinstance(key, str) else None,
+    )
+
+
+def list_refunds(payment_intent: str) -> list[RefundState]:
+    """Every refund of a payment, as Stripe has them now."""
+    found = []
+    for refund in (
+        client()
+        .v1.refunds.list({"payment_intent": payment_intent, "limit": 100})
+        .auto_paging_iter()
+    ):
+        state = refund_state(refund.to_dict())
+        if state is not None:
+            found.append(state)
+    return found
 
 
 class RefundRefused(Exception):
@@ -182,41 +223,71 @@ def create_refund(
     """Refund `amount` cents of a payment; the same key answers with the same refund, once.
 
     Raises RefundRefused when Stripe declines (more than remains, a key reused with other
-    values, a refund that failed) and StripeError when Stripe cannot be reached.
+    values, a refund that failed at once) and StripeError when Stripe cannot be reached.
     """
     try:
         refund = client().v1.refunds.create(
-            {
-                "payment_intent": payment_intent,
-                "amount": amount,
-                "metadata": metadata,
-                "expand": ["charge"],
-            },
+            {"payment_intent": payment_intent, "amount": amount, "metadata": metadata},
             options={"idempotency_key": idempotency_key},
         )
     except (stripe.InvalidRequestError, stripe.IdempotencyError) as exc:
         raise RefundRefused(exc.user_message or str(exc)) from exc
     if refund.status not in ("succeeded", "pending"):
         raise RefundRefused(f"Stripe's refund {refund.id} is {refund.status}.")
-    charge = refund.charge
-    if isinstance(charge, str):
-        refunded, _intent = charge_refunded_amount(charge)
-    else:
-        refunded = refund.amount if charge is None else charge.amount_refunded
     return RefundState(
-        id=refund.id, amount=refund.amount, status=refund.status, charge_refunded=refunded
+        id=refund.id,
+        amount=refund.amount,
+        status=refund.status,
+        request_key=metadata.get("refund_request"),
     )
 
 
-def verify_event(payload: bytes, signature: str | None) -> dict[str, Any]:
-    """The event as a dict, when the signature is Stripe's and recent; raises otherwise."""
+@dataclass(frozen=True)
+class Event:
+    """A verified Stripe event, its shape checked: what the handlers may rely on."""
+
+    id: str
+    type: str
+    created: datetime
+    object: dict[str, Any]
+
+
+class MalformedEvent(ValueError):
+    """A correctly signed event that is not shaped as Stripe's events are."""
+
+
+def verify_event(payload: bytes, signature: str | None) -> Event:
+    """The event, when the signature is Stripe's and recent and the event well formed.
+
+    Raises NotConfigured without a webhook secret, SignatureError for a bad or old
+    signature, MalformedEvent (a ValueError) for anything that is not a Stripe event.
+    """
     secret = _settings().stripe_webhook_secret
     if secret is None:
         raise NotConfigured("STRIPE_WEBHOOK_SECRET is not set")
     if not signature:
-        raise ValueError("no Stripe-Signature header")
+        raise MalformedEvent("no Stripe-Signature header")
     stripe.WebhookSignature.verify_header(payload, signature, secret, WEBHOOK_TOLERANCE_SECONDS)
-    event = json.loads(payload)
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
-        raise ValueError("not a Stripe event")
-    return event
+    try:
+        event = json.loads(payload)
+    except ValueError as exc:
+        raise MalformedEvent("the body is not JSON") from exc
+    if not isinstance(event, dict):
+        raise MalformedEvent("the event is not an object")
+    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+        raise MalformedEvent("the event has no Stripe event id")
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= 100:
+        raise MalformedEvent("the event has no type")
+    if not isinstance(created, int) or isinstance(created, bool) or created not in _CREATED_RANGE:
+        raise MalformedEvent("the event's created time is not a timestamp")
+    if not isinstance(obj, dict):
+        raise MalformedEvent("the event carries no data.object")
+    return Event(
+        id=event_id,
+        type=event_type,
+        created=datetime.fromtimestamp(created, UTC),
+        object=obj,
+    )

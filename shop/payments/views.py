@@ -22,9 +22,17 @@ def webhook() -> tuple[Response, int]:
     except stripe_client.NotConfigured:
         log.error("stripe webhook received but STRIPE_WEBHOOK_SECRET is not set")
         return jsonify({"error": "webhooks not configured"}), 400
-    except (stripe_client.SignatureError, ValueError, UnicodeDecodeError) as exc:
+    except stripe_client.SignatureError as exc:
         log.warning("stripe webhook refused: %s", exc)
-        return jsonify({"error": "invalid signature or payload"}), 400
-    outcome = services.handle_event(event)
+        return jsonify({"error": "invalid signature"}), 400
+    except (ValueError, UnicodeDecodeError) as exc:
+        log.warning("stripe webhook refused: %s", exc)
+        return jsonify({"error": f"malformed event: {exc}"}), 400
+    try:
+        outcome = services.handle_event(event)
+    except stripe_client.StripeError as exc:
+        db.session.rollback()  # not stored as seen: Stripe sends it again later
+        log.warning("stripe event %s not applied, Stripe unreachable: %s", event.id, exc)
+        return jsonify({"error": "try again later"}), 503
     db.session.commit()
-    return jsonify({"received": True, "outcome": outcome}), 200
+    return jsonify({"received": True, "outcome": outcome.value}), 200

@@ -418,7 +418,7 @@ def test_cancel_paid_order_refunds_in_full_and_restocks(
     assert _lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
     assert sorted(r[:2] for r in _returned(stocked)) == [("EARLY", 5), ("LATE", 7)]
     actions = [a for who, a, _ in _history(stocked) if who == STAFF]
-    assert actions == ["refunded", "cancelled"]
+    assert actions == ["refund requested", "refunded", "cancelled"]
 
 
 def test_shipped_order_cannot_be_cancelled(
@@ -455,7 +455,12 @@ def test_full_refund_with_restock_then_webhooks_find_nothing_new(
     assert refunded.amount_refunded == 34620 and refunded.status == "paid"
     (refund,) = stripe_standin.refunds.values()
     assert refund["amount"] == 34620 and refund["payment_intent"] == order.stripe_payment_intent
-    assert refund["metadata"] == {"order_id": str(order.id), "order_number": order.number}
+    assert refund["metadata"] == {
+        "order_id": str(order.id),
+        "order_number": order.number,
+        "refund_request": refund["metadata"]["refund_request"],
+    }
+    assert refund["metadata"]["refund_request"].startswith(f"refund-{order.id}-")
     assert stripe_standin.charge_object(order.stripe_session_id)["amount_refunded"] == 34620
     assert _lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
     reason = f"order {order.number} returned"
@@ -554,7 +559,9 @@ def test_stripe_down_refunds_nothing_and_the_same_form_works_later(
     assert f'value="{data["nonce"]}"' in html
     assert _only_order(stocked).amount_refunded == 0
     assert _lots(stocked)["LATE"] == (23, 0) and _returned(stocked) == []
-    assert _history(stocked) == history and stripe_standin.refunds == {}
+    # The amount is held for the refund (never refunded twice), nothing else changed.
+    assert _history(stocked) == [*history, (STAFF, "refund requested", "$100.00")]
+    assert stripe_standin.refunds == {}
     stripe_standin.down = False
     assert staff_client.post(f"/admin/orders/{order.number}/refund", data=data).status_code == 303
     assert _only_order(stocked).amount_refunded == 10000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import threading
 from typing import Any
@@ -44,8 +45,9 @@ def buy(
     )
     ready = threading.Barrier(buyers + 1)
 
-    def one() -> None:
+    def one(n: int) -> None:
         client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.{os.getpid() % 250}.{n}.1"  # many clinics
         page = client.get(f"/products/{slug}").get_data(as_text=True)
         added = client.post(
             "/cart/add", data={"sku": sku, "quantity": "1", "csrf_token": _token(page)}
@@ -65,7 +67,7 @@ def buy(
             )
         )
 
-    threads = [threading.Thread(target=one) for _ in range(buyers)]
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(buyers)]
     for thread in threads:
         thread.start()
     ready.wait()

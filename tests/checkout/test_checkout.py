@@ -157,7 +157,7 @@ def test_return_page_first_then_webhook(
     paid = stripe_standin.complete(order.stripe_session_id)
     client.get(f"/checkout/success?session_id={order.stripe_session_id}")
     response = _send(client, stripe_standin.event("checkout.session.completed", paid))
-    assert response.get_json()["outcome"] == "already paid or flagged"
+    assert response.get_json()["outcome"] == "already paid"
     assert _order(stocked).status == "paid"
     assert _lots(stocked)["EARLY"] == (2, 0)
 
@@ -249,9 +249,10 @@ def test_late_payment_for_a_released_order_is_honoured_or_flagged(
     assert _lots(stocked)["EARLY"] == (2, 0)
 
 
-def test_late_payment_without_stock_is_flagged_for_refund(
+def test_late_payment_without_stock_is_recorded_flagged_and_never_confirmed(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
+    """Issue 9.12: a late payment whose stock is gone is not "confirmed: Paid"."""
     _fill_cart(client, 35)
     _checkout(client)
     order = _order(stocked)
@@ -266,8 +267,15 @@ def test_late_payment_without_stock_is_flagged_for_refund(
     paid = stripe_standin.complete(order.stripe_session_id)
     _send(client, stripe_standin.event("checkout.session.completed", paid))
     flagged = _order(stocked)
-    assert flagged.status == "paid" and flagged.needs_attention
+    assert flagged.status == "expired" and flagged.needs_attention
+    assert flagged.amount_paid == flagged.total and flagged.paid_at is not None
     assert "refund" in flagged.attention_reason
+    with stocked.app_context():
+        subjects = [m.subject for m in db.session.scalars(select(OutboxEmail))]
+    assert not any("confirmed" in s for s in subjects)
+    assert f"Order {order.number}: payment received, refund to follow" in subjects
+    page = client.get(f"/orders/{order.token}").get_data(as_text=True)
+    assert "cannot ship it" in page and "refunded in full" in page
 
 
 def test_stripe_down_during_checkout_leaves_nothing_reserved(
@@ -313,7 +321,7 @@ def test_worker_settles_reservations_whose_session_lapsed(
         order = db.session.scalars(select(Order)).one()
         order.reserved_until = datetime.now(UTC) - timedelta(minutes=1)
         db.session.commit()
-        assert settle_lapsed_orders() == {"paid": 0, "released": 1, "failed": 0}
+        assert settle_lapsed_orders() == {"paid": 0, "released": 1, "failed": 0, "unchanged": 0}
     assert _order(stocked).status == "expired"
     assert _lots(stocked)["EARLY"] == (5, 0)
 
