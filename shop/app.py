@@ -88,8 +88,8 @@ def register_blueprints(app: Flask) -> None:
     from shop.admin import bp as admin_bp
     from shop.api.views import bp as api_bp
     from shop.cart.views import bp as cart_bp
-    from shop.catalog.uploads import bp as media_bp
     from shop.catalog.views import bp as catalog_bp
+    from shop.catalog.views import media_bp
     from shop.checkout.views import bp as checkout_bp
     from shop.guides import register as register_guides
     from shop.guides.views import bp as guides_bp
@@ -193,7 +193,7 @@ def register_background_work(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from shop.errors import register_error_handlers as register
+    from shop.error_pages import register_error_handlers as register
 
     register(app)
 

@@ -63,6 +63,11 @@ class Settings:
     bank_details: str = "Meso Needle Works Ltd · IBAN DE00 0000 0000 0000 0000 00 · BIC EXAMPLEXXX"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def card_payments(self) -> bool:
+        """Card payment through Stripe Checkout is set up (a secret key is given)."""
+        return self.stripe_secret_key is not None
+
     @classmethod
     def from_env(cls, instance_dir: Path = INSTANCE_DIR) -> Settings:
         load_dotenv(override=False)

@@ -15,7 +15,8 @@ from sqlalchemy import func, insert, select
 
 from shop.catalog import search
 from shop.catalog.models import Kind, PriceTier, Product, SearchTerm, Variant
-from shop.catalog.services import bump_version, refresh_derived
+from shop.catalog.services import refresh_derived
+from shop.catalog.versions import catalogue_changed
 from shop.extensions import db
 from shop.inventory.models import Lot, MovementKind, StockMovement
 from shop.inventory.services import receive_lot
@@ -505,6 +506,6 @@ def load_large(
         db.session.commit()
         made += len(variant_rows)
         progress(len(variant_rows))
-    bump_version()
+    catalogue_changed()
     db.session.commit()
     return made

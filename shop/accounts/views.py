@@ -12,7 +12,7 @@ from shop.accounts import services
 from shop.accounts.forms import LoginForm, RegisterForm
 from shop.accounts.models import User
 from shop.cart import services as carts
-from shop.cart.views import SESSION_KEY, current_cart, remember_count
+from shop.cart.session import SESSION_KEY, current_cart, forget, remember_count
 from shop.errors import ValidationError
 from shop.extensions import db, limiter
 from shop.orders.models import Order
@@ -73,8 +73,7 @@ def login():  # type: ignore[no-untyped-def]
 @bp.post("/logout")
 def logout():  # type: ignore[no-untyped-def]
     logout_user()
-    session.pop(SESSION_KEY, None)
-    session.pop("cart_packs", None)
+    forget()
     flash("You are signed out.", "info")
     return redirect(url_for("catalog.home"), code=303)
 

@@ -34,7 +34,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import MultiDict
 
 from shop.accounts.auth import actor
-from shop.admin import bp, section
+from shop.admin.blueprint import bp, section
 from shop.admin.products import (
     PRODUCT_FIELDS,
     VARIANT_FIELDS,

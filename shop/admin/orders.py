@@ -31,7 +31,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from shop.accounts.auth import actor
-from shop.admin import bp, section
+from shop.admin.blueprint import bp, section
 from shop.errors import ValidationError
 from shop.extensions import db
 from shop.money import ZERO_DECIMAL, format_amount

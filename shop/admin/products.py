@@ -43,8 +43,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from shop.admin import bp, section
-from shop.catalog import uploads
+from shop.admin.blueprint import bp, section
+from shop.catalog import media
 from shop.catalog.models import Kind, PriceTier, Product, Variant
 from shop.catalog.services import refresh_derived
 from shop.errors import ValidationError as RuleBroken
@@ -736,7 +736,7 @@ def _upload(product_id: int, form: FlaskForm, attribute: str, store: Any) -> Any
             try:
                 db.session.commit()
             except Exception:
-                uploads.discard(name)
+                media.discard(name)
                 raise
             flash(f"{field.label.text} saved.", "success")
             return redirect(url_for("admin.edit_product", product_id=product_id), code=303)
@@ -747,12 +747,12 @@ def _upload(product_id: int, form: FlaskForm, attribute: str, store: Any) -> Any
 
 @bp.post("/products/<int:product_id>/image")
 def upload_image(product_id: int) -> Any:
-    return _upload(product_id, ImageForm(), "image_filename", uploads.store_image)
+    return _upload(product_id, ImageForm(), "image_filename", media.store_image)
 
 
 @bp.post("/products/<int:product_id>/ifu")
 def upload_ifu(product_id: int) -> Any:
-    return _upload(product_id, IfuForm(), "ifu_filename", uploads.store_ifu)
+    return _upload(product_id, IfuForm(), "ifu_filename", media.store_ifu)
 
 
 @bp.post("/products/<int:product_id>/image/remove")

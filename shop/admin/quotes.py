@@ -6,7 +6,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from shop.accounts.auth import actor
-from shop.admin import bp, section
+from shop.admin.blueprint import bp, section
 from shop.errors import ValidationError
 from shop.extensions import db
 from shop.money import decimal_amount

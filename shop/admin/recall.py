@@ -14,7 +14,7 @@ from sqlalchemy.orm import contains_eager
 from wtforms import Form, StringField
 from wtforms.validators import DataRequired, Length
 
-from shop.admin import bp, section
+from shop.admin.blueprint import bp, section
 from shop.catalog.models import Variant
 from shop.extensions import db
 from shop.inventory.models import Lot

@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Leng
 from shop.accounts import services as accounts
 from shop.accounts.auth import actor, admin_required
 from shop.accounts.models import Role, User
-from shop.admin import bp, section
+from shop.admin.blueprint import bp, section
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 

@@ -18,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from shop.accounts.auth import actor
-from shop.admin import bp, section
+from shop.admin.blueprint import bp, section
 from shop.catalog.models import Product, Variant
 from shop.errors import ValidationError as DomainError
 from shop.extensions import db

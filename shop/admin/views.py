@@ -12,7 +12,7 @@ from flask import render_template
 from sqlalchemy import func, select
 from sqlalchemy.orm import contains_eager
 
-from shop.admin import bp
+from shop.admin.blueprint import bp
 from shop.admin.charts import Bar, bar_chart
 from shop.catalog.models import Product, Variant
 from shop.extensions import db

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -77,6 +78,14 @@ class PricedCart:
         """Identifies the cart's contents and prices: a repeat checkout matches it."""
         text = ";".join(f"{p.variant.sku}x{p.quantity}@{p.unit_amount}" for p in self.lines)
         return hashlib.sha256(text.encode()).hexdigest()
+
+
+def shipping_for(subtotal: int) -> int:
+    """Shipping in cents for a cart of this subtotal: free from the shop's threshold."""
+    settings = current_app.config["SHOP_SETTINGS"]
+    if subtotal >= settings.free_shipping_from:
+        return 0
+    return int(settings.shipping_amount)
 
 
 def new_cart() -> Cart:

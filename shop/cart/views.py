@@ -2,71 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user
+from flask import Blueprint, flash, redirect, request, url_for
 from werkzeug.wrappers import Response
 
 from shop.cart import services
-from shop.cart.models import Cart
+from shop.cart.session import current_cart, remember_count
 from shop.catalog.views import render_product_page
-from shop.checkout.forms import CheckoutForm
-from shop.checkout.services import shipping_for
+from shop.checkout.pages import render_cart_page
 from shop.errors import ValidationError
 from shop.extensions import db
-from shop.payments.stripe_client import configured
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
-
-SESSION_KEY = "cart_token"
-
-
-def current_cart(*, create: bool = False) -> Cart | None:
-    """The visitor's cart, found by the token in the signed session cookie (or, signed in,
-    the account's cart)."""
-    cart = services.find_cart(session.get(SESSION_KEY))
-    owner = current_user.id if current_user.is_authenticated else None
-    if cart is not None and cart.user_id not in (None, owner):
-        cart = None  # another account's cart: never used, whatever the cookie says
-    if cart is None and current_user.is_authenticated:
-        cart = services.account_cart(current_user.id)
-    if cart is None and create:
-        cart = services.new_cart()
-        if current_user.is_authenticated:
-            cart.user_id = current_user.id
-    if cart is not None and session.get(SESSION_KEY) != cart.token:
-        session[SESSION_KEY] = cart.token
-        session.permanent = True  # survives a browser restart
-    return cart
-
-
-def remember_count(cart: Cart | None) -> None:
-    session["cart_packs"] = sum(x.quantity for x in cart.lines) if cart else 0
-
-
-def render_cart(form=None, *, errors: dict[str, str] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
-    cart = current_cart()
-    priced = services.priced(cart)
-    if form is None:
-        form = CheckoutForm()
-        if not configured():
-            form.payment_method.data = "bank_transfer"
-    shipping = shipping_for(priced.subtotal) if priced.lines else 0
-    return (
-        render_template(
-            "cart/cart.html",
-            cart=priced,
-            shipping=shipping,
-            form=form,
-            errors=errors or {},
-            card_configured=configured(),
-        ),
-        status,
-    )
 
 
 @bp.get("")
 def show():  # type: ignore[no-untyped-def]
-    return render_cart()
+    return render_cart_page()
 
 
 @bp.post("/add")
@@ -113,7 +64,7 @@ def update():  # type: ignore[no-untyped-def]
         services.update(cart, variant, quantity)
     except ValidationError as exc:
         db.session.rollback()
-        return render_cart(errors={variant.sku: next(iter(exc.errors.values()))}, status=422)
+        return render_cart_page(errors={variant.sku: next(iter(exc.errors.values()))}, status=422)
     remember_count(cart)
     db.session.commit()
     flash(f"Updated {variant.sku}." if quantity else f"Removed {variant.sku}.", "success")

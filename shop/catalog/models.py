@@ -75,7 +75,7 @@ class Product(db.Model):
     image_filename: Mapped[str | None] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Lowest one-pack price over active variants, kept by catalog.services.
+    # Lowest one-pack price over active variants, kept by catalog.services.refresh_derived.
     price_from: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(

@@ -23,7 +23,7 @@ from werkzeug.datastructures import MultiDict
 
 from shop.catalog import search
 from shop.catalog.models import Kind, Product, Variant
-from shop.catalog.services import catalogue_version
+from shop.catalog.versions import index_version
 
 PER_PAGE = 24
 _ACTIVE_VARIANTS_ONLY = selectinload(Product.variants.and_(Variant.is_active.is_(True)))
@@ -302,7 +302,7 @@ def catalog_index(session: Any) -> CatalogIndex:
 
     Kept per app (so per database); a request that finds it stale builds the new one.
     """
-    version = catalogue_version()
+    version = index_version()
     index: CatalogIndex | None = current_app.extensions.get("catalog_index")
     if index is None or index.version != version:
         index = build_index(session, version)

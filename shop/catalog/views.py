@@ -23,14 +23,22 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from shop.catalog import queries
+from shop.catalog.media import media_response
 from shop.catalog.models import Kind, Product
 from shop.catalog.pictures import needle_svg
-from shop.catalog.services import current_version
-from shop.catalog.uploads import media_response
+from shop.catalog.versions import page_version
 from shop.extensions import cache, db
 from shop.inventory.services import availability, shop_min_shelf_life_months
 
 bp = Blueprint("catalog", __name__)
+media_bp = Blueprint("media", __name__)
+
+
+@media_bp.get("/media/<name>")
+def media_file(name: str) -> Response:
+    """A product photo or IFU document uploaded by staff."""
+    return media_response(name)
+
 
 T = TypeVar("T")
 CSRF_PLACEHOLDER = "__csrf_token_placeholder__"
@@ -44,7 +52,7 @@ def cached_fragment(name: str, key: str, render: Callable[[], T]) -> T:
     read again. A render that put the visitor's CSRF token in the HTML (rather than
     CSRF_PLACEHOLDER) is served but never shared.
     """
-    full_key = f"{name}:{current_version()}:{date.today().isoformat()}:{key}"
+    full_key = f"{name}:{page_version()}:{date.today().isoformat()}:{key}"
     value = cache.get(full_key)
     if value is None:
         token_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")

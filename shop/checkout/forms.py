@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import pycountry
 from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
-COUNTRIES = [
-    SelectChoice(c.alpha_2, c.name) for c in sorted(pycountry.countries, key=lambda c: c.name)
-]
+from shop.countries import COUNTRIES
 
 
 class CheckoutForm(FlaskForm):

@@ -8,32 +8,11 @@ from flask import current_app
 from sqlalchemy import func, select, update
 
 from shop.cart.models import Cart
-from shop.cart.services import PricedCart, priced
+from shop.cart.services import PricedCart, priced, shipping_for
 from shop.errors import ShopError
 from shop.extensions import db
 from shop.orders import services as orders
 from shop.orders.models import Order, OrderStatus, PaymentMethod
-
-# Stripe accepts a Checkout Session expiry from 30 minutes on; the reservation matches it.
-CARD_RESERVATION = timedelta(minutes=35)
-
-
-def shipping_for(subtotal: int) -> int:
-    settings = current_app.config["SHOP_SETTINGS"]
-    if subtotal >= settings.free_shipping_from:
-        return 0
-    return int(settings.shipping_amount)
-
-
-def reservation_end(method: PaymentMethod, now: datetime, *, guest: bool = False) -> datetime:
-    """When a new order's reservation ends: a card checkout's session lifetime, or the
-    days a bank transfer may take (hours for a guest without an account)."""
-    settings = current_app.config["SHOP_SETTINGS"]
-    if method is PaymentMethod.CARD:
-        return now + CARD_RESERVATION
-    if guest:
-        return now + timedelta(hours=settings.guest_transfer_hours)
-    return now + timedelta(days=settings.bank_transfer_days)
 
 
 class CheckoutStillOpen(ShopError):
@@ -97,7 +76,7 @@ def place_order(cart: Cart, *, contact: orders.Contact, method: PaymentMethod) -
         method=method,
         shipping_amount=shipping_for(current.subtotal),
         currency=current_app.config["SHOP_SETTINGS"].currency,
-        reserved_until=reservation_end(method, now, guest=guest),
+        reserved_until=orders.reservation_end(method, now, guest=guest),
         actor=contact.email,
         cart_id=cart.id,
         cart_fingerprint=fingerprint,

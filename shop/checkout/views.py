@@ -18,9 +18,10 @@ from flask import (
 
 from shop.cart.models import Cart
 from shop.cart.services import priced
-from shop.cart.views import current_cart, remember_count, render_cart
+from shop.cart.session import current_cart, remember_count
 from shop.checkout import services
 from shop.checkout.forms import CheckoutForm
+from shop.checkout.pages import render_cart_page
 from shop.extensions import db, limiter
 from shop.inventory.services import InsufficientStock
 from shop.orders import services as orders
@@ -79,15 +80,15 @@ def checkout():  # type: ignore[no-untyped-def]
         return redirect(url_for("cart.show"), code=303)
     form = CheckoutForm()
     if not form.validate_on_submit():
-        return render_cart(form, status=422)
+        return render_cart_page(form, status=422)
     if not current.ready:
-        return render_cart(form, status=409 if current.short else 422)
+        return render_cart_page(form, status=409 if current.short else 422)
     method = PaymentMethod(form.payment_method.data)
     if method is PaymentMethod.CARD and not stripe_client.configured():
         form.payment_method.errors = [
             "Card payment is not configured in this shop yet. Choose bank transfer."
         ]
-        return render_cart(form, status=422)
+        return render_cart_page(form, status=422)
     contact = orders.Contact(
         email=form.email.data.strip().lower(),
         contact_name=form.contact_name.data.strip(),
@@ -103,11 +104,11 @@ def checkout():  # type: ignore[no-untyped-def]
         errors = {
             sku: f"Only {n} pack{'s' if n != 1 else ''} left." for sku, n in exc.shortages.items()
         }
-        return render_cart(form, errors=errors, status=409)
+        return render_cart_page(form, errors=errors, status=409)
     except services.TooManyOpenTransfers as exc:
         db.session.rollback()
         form.payment_method.errors = [str(exc)]
-        return render_cart(form, status=409)
+        return render_cart_page(form, status=409)
     except (stripe_client.StripeError, services.CheckoutStillOpen) as exc:
         db.session.rollback()
         log.error("cart %s: an earlier card checkout could not be closed: %s", cart.id, exc)
@@ -115,7 +116,7 @@ def checkout():  # type: ignore[no-untyped-def]
             "Your earlier card payment page could not be closed at Stripe, so we started no "
             "new payment (you could otherwise pay twice). Please try again in a few minutes."
         ]
-        return render_cart(form, status=503)
+        return render_cart_page(form, status=503)
     if not isinstance(placed, Order):
         return placed
     order = placed
@@ -149,7 +150,7 @@ def checkout():  # type: ignore[no-untyped-def]
             "Card payment is unavailable right now, so nothing was reserved or charged. "
             "Please try again in a few minutes or choose bank transfer."
         ]
-        return render_cart(form, status=503)
+        return render_cart_page(form, status=503)
     db.session.commit()
     return redirect(url, code=303)
 

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
 
 from shop.catalog.models import Variant
-from shop.catalog.services import bump_stock_version
+from shop.catalog.versions import stock_changed
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.inventory.models import Lot, MovementKind, StockMovement
@@ -276,7 +276,7 @@ def _stock_changed(changed: bool = True) -> None:
     """Flush, and when packs that can be sold changed, invalidate the cached pages that
     show stock (never the catalogue index, which holds none)."""
     if changed:
-        bump_stock_version()
+        stock_changed()
     db.session.flush()
 
 

@@ -76,6 +76,21 @@ def note(order: Order, action: str, *, actor: str, text: str = "") -> None:
     lifecycle.record(order, action, actor=actor, note=text)
 
 
+# Stripe accepts a Checkout Session expiry from 30 minutes on; the reservation matches it.
+CARD_RESERVATION = timedelta(minutes=35)
+
+
+def reservation_end(method: PaymentMethod, now: datetime, *, guest: bool = False) -> datetime:
+    """When a new order's reservation ends: a card checkout's session lifetime, or the
+    days a bank transfer may take (hours for a guest without an account)."""
+    settings = current_app.config["SHOP_SETTINGS"]
+    if method is PaymentMethod.CARD:
+        return now + CARD_RESERVATION
+    if guest:
+        return now + timedelta(hours=settings.guest_transfer_hours)
+    return now + timedelta(days=settings.bank_transfer_days)
+
+
 def create_order(
     lines: list[LineRequest],
     *,

@@ -38,7 +38,7 @@ def _settings() -> Settings:
 
 
 def configured() -> bool:
-    return _settings().stripe_secret_key is not None
+    return _settings().card_payments
 
 
 def client() -> stripe.StripeClient:

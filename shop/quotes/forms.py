@@ -23,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
-from shop.checkout.forms import COUNTRIES
+from shop.countries import COUNTRIES
 from shop.money import ZERO_DECIMAL
 from shop.quotes.models import BusinessType
 

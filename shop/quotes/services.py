@@ -21,7 +21,6 @@ from sqlalchemy.orm import selectinload
 
 from shop.cart.models import Cart
 from shop.cart.services import priced, variant_by_sku
-from shop.checkout.services import reservation_end
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.mail.services import queue_email
@@ -519,7 +518,7 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
         method=method,
         shipping_amount=amounts.shipping,
         currency=quote.currency,
-        reserved_until=reservation_end(method, datetime.now(UTC)),
+        reserved_until=orders.reservation_end(method, datetime.now(UTC)),
         actor=quote.email,
     )
     orders.note(order, "from quote", actor=quote.email, text=quote.reference or "")

@@ -17,7 +17,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from shop.cart.views import current_cart
+from shop.cart.session import current_cart
 from shop.errors import ValidationError
 from shop.extensions import db, limiter
 from shop.inventory.services import InsufficientStock

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from shop.admin.catalog_csv import CATALOGUE_COLUMNS, guard, unguard
 from shop.catalog.models import Product, Variant
-from shop.catalog.services import current_version
+from shop.catalog.versions import page_version
 from shop.extensions import db
 from shop.inventory.models import Lot, StockMovement
 from tests.conftest import csrf_token
@@ -105,7 +105,7 @@ def counts(app: Flask) -> tuple[int, int, int, int, int]:
             db.session.scalar(select(func.count()).select_from(Variant)) or 0,
             db.session.scalar(select(func.count()).select_from(Lot)) or 0,
             db.session.scalar(select(func.count()).select_from(StockMovement)) or 0,
-            current_version(),
+            page_version(),
         )
 
 

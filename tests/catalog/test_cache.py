@@ -16,7 +16,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select, text, update
 
 from shop import create_app
-from shop.catalog import services
+from shop.catalog import versions
 from shop.catalog.models import CatalogVersion, Product, Variant
 from shop.catalog.services import refresh_derived
 from shop.catalog.views import cached_fragment, url_key
@@ -200,7 +200,7 @@ def test_first_visit_to_the_list_sets_no_cookie(client: FlaskClient, cached: Non
 
 def _cached(name: str, key: str) -> object:
     """What cached_fragment(name, key, ...) holds now."""
-    return cache.get(f"{name}:{services.current_version()}:{date.today().isoformat()}:{key}")
+    return cache.get(f"{name}:{versions.page_version()}:{date.today().isoformat()}:{key}")
 
 
 def test_a_visitor_with_only_a_csrf_token_gets_the_shared_page(
@@ -236,37 +236,37 @@ def test_version_is_read_fresh_on_a_connection_of_its_own(app: Flask, other: Fla
     with app.app_context():
         make_product(name="First")
         db.session.commit()
-        before = services.current_version()
+        before = versions.page_version()
     with other.app_context():
         make_product(name="Bump")  # refresh_derived bumps the version
         db.session.commit()
     with app.app_context():
-        assert services.current_version() == before + 1
+        assert versions.page_version() == before + 1
         # A connection lost (server restart, dispose) is made again.
         db.engine.dispose()
-        assert services.current_version() == before + 1
-        reader = services._readers[db.engine][os.getpid()]
+        assert versions.page_version() == before + 1
+        reader = versions._readers[db.engine][os.getpid()]
         reader._connection.close()
-        assert services.current_version() == before + 1
+        assert versions.page_version() == before + 1
         db.session.execute(update(CatalogVersion).values(version=CatalogVersion.version + 5))
         db.session.commit()
-        assert services.current_version() == before + 6
+        assert versions.page_version() == before + 6
         # The reader's connection holds no transaction: the row is not locked by it.
         with db.engine.begin() as conn:
             conn.execute(text("UPDATE catalog_version SET version = version + 1"))
-        assert services.current_version() == before + 7
+        assert versions.page_version() == before + 7
 
 
 def test_a_stock_change_keeps_the_catalogue_index_but_not_the_pages(
     app: Flask, client: FlaskClient, cached: None
 ) -> None:
     """Stock shows on pages, so a stock change invalidates them; the catalogue index holds no
-    stock, so it is kept (bump_stock_version). A catalogue change invalidates both."""
+    stock, so it is kept (stock_changed). A catalogue change invalidates both."""
     assert "Out of stock" in client.get("/products?q=cached").get_data(as_text=True)
     index = app.extensions["catalog_index"]
     with app.app_context():
         variant = db.session.scalar(select(Variant).join(Product).where(Product.slug == "cached"))
-        pages, catalogue = services.current_version(), services.catalogue_version()
+        pages, catalogue = versions.page_version(), versions.index_version()
         today = date.today()
         db.session.add(
             Lot(
@@ -278,10 +278,10 @@ def test_a_stock_change_keeps_the_catalogue_index_but_not_the_pages(
                 reserved=0,
             )
         )
-        services.bump_stock_version()
+        versions.stock_changed()
         db.session.commit()
-        assert services.current_version() == pages + 1
-        assert services.catalogue_version() == catalogue
+        assert versions.page_version() == pages + 1
+        assert versions.index_version() == catalogue
     assert "In stock" in client.get("/products?q=cached").get_data(as_text=True)
     assert "7 packs" in client.get("/products/cached").get_data(as_text=True)
     assert app.extensions["catalog_index"] is index
@@ -290,7 +290,7 @@ def test_a_stock_change_keeps_the_catalogue_index_but_not_the_pages(
         product.name = "Renamed"
         refresh_derived([product])
         db.session.commit()
-        assert services.current_version() == pages + 2
-        assert services.catalogue_version() == catalogue + 1
+        assert versions.page_version() == pages + 2
+        assert versions.index_version() == catalogue + 1
     assert _names(client.get("/products?q=renamed").get_data(as_text=True)) == ["Renamed"]
     assert app.extensions["catalog_index"] is not index

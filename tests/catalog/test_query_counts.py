@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import event, select
 
-from shop.catalog import services
+from shop.catalog import versions
 from shop.catalog.models import Product, Variant
 from shop.demo import load_large
 from shop.extensions import cache, db
@@ -35,18 +35,18 @@ def counting(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
     def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         counts.queries += 1
 
-    read = services._VersionReader.read
+    read = versions._VersionReader.read
 
-    def counted_read(self: services._VersionReader, row: int) -> int:
+    def counted_read(self: versions._VersionReader, row: int) -> int:
         counts.version_reads += 1
         return read(self, row)
 
     event.listen(engine, "before_cursor_execute", record)
-    monkeypatch.setattr(services._VersionReader, "read", counted_read)
+    monkeypatch.setattr(versions._VersionReader, "read", counted_read)
     try:
         yield counts
     finally:
-        monkeypatch.setattr(services._VersionReader, "read", read)
+        monkeypatch.setattr(versions._VersionReader, "read", read)
         event.remove(engine, "before_cursor_execute", record)
 
 

@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from shop.catalog.services import catalogue_version, current_version
+from shop.catalog.versions import index_version, page_version
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import Lot, StockMovement
@@ -138,13 +138,13 @@ def test_taking_the_stock_lock_invalidates_no_cached_page(app: Flask) -> None:
         variant = make_variant(sku="X")
         make_lot(variant, quantity=30, lot_number="A")
         db.session.commit()
-        pages, index = current_version(), catalogue_version()
+        pages, index = page_version(), index_version()
         inventory.lock_stock()
         inventory.sell([], actor="tests", reason="nothing")
         db.session.commit()
-        assert (current_version(), catalogue_version()) == (pages, index)
+        assert (page_version(), index_version()) == (pages, index)
         inventory.lock_stock()
         inventory.reserve([(variant, 3)])
         db.session.commit()
-        assert current_version() > pages  # stock shown on pages changed
-        assert catalogue_version() == index  # the catalogue itself did not
+        assert page_version() > pages  # stock shown on pages changed
+        assert index_version() == index  # the catalogue itself did not

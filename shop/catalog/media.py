@@ -1,4 +1,5 @@
-"""Product photos and IFU documents: checked, stored under a random name, served at /media.
+"""Product photos and IFU documents: checked, stored under a random name, served at /media
+(by `catalog.views`).
 
 Nothing about an upload is trusted but its bytes: not its filename, not the content type
 the browser sent. A photo must decode as JPEG, PNG or WebP within the size limits and is
@@ -17,7 +18,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import IO
 
-from flask import Blueprint, Response, abort, current_app, send_from_directory
+from flask import Response, abort, current_app, send_from_directory
 from PIL import Image, ImageOps
 
 from shop.errors import ValidationError
@@ -40,8 +41,6 @@ ONE_YEAR = 365 * 24 * 3600
 # minus `object-src 'none'`, which blanks Chrome's built-in viewer (crbug.com/271452).
 IMAGE_POLICY = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 PDF_POLICY = "frame-ancestors 'self'"
-
-bp = Blueprint("media", __name__)
 
 
 def upload_dir() -> Path:
@@ -166,8 +165,3 @@ def media_response(name: str, *, max_age: int = ONE_YEAR) -> Response:
     else:
         response.headers["Content-Security-Policy"] = IMAGE_POLICY
     return response
-
-
-@bp.get("/media/<name>")
-def media_file(name: str) -> Response:
-    return media_response(name)

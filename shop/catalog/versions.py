@@ -1,0 +1,175 @@
+"""Versions that say when cached catalogue pages and each process's catalogue index are
+stale: read on every cached page, moved by every change a visitor would see.
+
+Two counters in the `catalog_version` table: the page version (moved by any change of the
+catalogue or of what can be sold) and the index version (moved by catalogue changes only:
+what is derived from products, variants and prices, without stock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import weakref
+from typing import Any
+
+from sqlalchemy import Engine, event, select, update
+from sqlalchemy.exc import DBAPIError
+
+from shop.catalog.models import CatalogVersion
+from shop.extensions import db
+
+PAGES_ROW = 1  # moved by every catalogue or stock change: cached pages show both
+INDEX_ROW = 2  # moved by catalogue changes only: what does not show stock (the index)
+
+
+def page_version() -> int:
+    """The catalogue's version: cached pages are valid for one version only.
+
+    Read on every cached page, so on a connection of its own (see `_VersionReader`) rather
+    than through the ORM session: the last committed version, at the cost of one indexed
+    one-row SELECT. The database stays the only source of truth.
+    """
+    return _read(PAGES_ROW)
+
+
+def index_version() -> int:
+    """The version of the catalogue without its stock: products, variants, prices, search
+    words. What is derived from these alone (queries.CatalogIndex) is valid for one."""
+    return _read(INDEX_ROW)
+
+
+def _read(row: int) -> int:
+    engine = db.engine
+    if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        # An in-memory database is only visible through the pool's one connection.
+        version = db.session.scalar(select(CatalogVersion.version).where(CatalogVersion.id == row))
+        return version or 0
+    readers = _readers.get(engine)
+    if readers is None:
+        readers = _readers.setdefault(engine, {})
+    pid = os.getpid()
+    reader = readers.get(pid)  # never a parent's connection in a forked worker
+    if reader is None:
+        reader = readers.setdefault(pid, _VersionReader(engine))
+    return reader.read(row)
+
+
+class _VersionReader:
+    """One DBAPI connection per engine and process, in autocommit, for the version row.
+
+    Cheaper than the ORM session: no session to make and close, no pool checkout, no
+    transaction to roll back, one round trip. Autocommit means each read sees the last
+    committed version (no snapshot held from an earlier read). The connection is taken from
+    the engine's pool and detached from it (so the pool's limits and resets never touch
+    it), closed when the engine is disposed or collected, and made again after an error.
+    """
+
+    _SQL = {
+        PAGES_ROW: "SELECT version FROM catalog_version WHERE id = 1",
+        INDEX_ROW: "SELECT version FROM catalog_version WHERE id = 2",
+    }
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = weakref.ref(engine)
+        self._lock = threading.Lock()
+        self._connection: Any = None
+        self._pid = os.getpid()
+        weakref.finalize(engine, self.close)
+        event.listen(engine, "engine_disposed", self._disposed)
+
+    def _connect(self) -> Any:
+        engine = self._engine()
+        assert engine is not None, "the engine is gone"
+        pooled = engine.raw_connection()
+        pooled.detach()
+        connection = pooled.dbapi_connection
+        assert connection is not None
+        connection.rollback()  # end whatever the pool's connect hooks began
+        if engine.url.get_backend_name() == "sqlite":
+            connection.isolation_level = None
+        else:
+            connection.autocommit = True
+        return connection
+
+    def read(self, row: int) -> int:
+        sql = self._SQL[row]
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    if self._connection is None:
+                        self._connection = self._connect()
+                    cursor = self._connection.cursor()
+                    try:
+                        cursor.execute(sql)
+                        row = cursor.fetchone()
+                    finally:
+                        cursor.close()
+                    return int(row[0]) if row and row[0] is not None else 0
+                except Exception as exc:
+                    self._close_connection()
+                    if attempt == 2:  # a second failure on a new connection: say so
+                        wrapped = self._wrapped(exc, sql)
+                        if wrapped is exc:
+                            raise
+                        raise wrapped from exc
+        raise AssertionError("unreachable")
+
+    def _wrapped(self, exc: Exception, sql: str) -> Exception:
+        """A DBAPI error as SQLAlchemy raises it (OperationalError when the database is
+        down: the shop answers 503), anything else as it is."""
+        engine = self._engine()
+        dbapi = engine.dialect.loaded_dbapi if engine is not None else None
+        if dbapi is None or not isinstance(exc, dbapi.Error):
+            return exc
+        return DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=engine.dialect)
+
+    def _disposed(self, engine: Engine) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_connection()
+
+    def _close_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        if os.getpid() != self._pid:
+            # A forked child's copy of its parent's connection: closing it (or letting it be
+            # collected) would end the parent's session on the server. Keep it, unused.
+            _inherited.append(connection)
+            return
+        with contextlib.suppress(Exception):  # closing a broken connection may fail too
+            connection.close()
+
+
+_readers: weakref.WeakKeyDictionary[Engine, dict[int, _VersionReader]] = weakref.WeakKeyDictionary()
+_inherited: list[Any] = []
+
+
+def catalogue_changed() -> None:
+    """A catalogue change: invalidates every cached catalogue page and each process's
+    catalogue index (flushes; visible to others at commit)."""
+    _bump(PAGES_ROW)
+    _bump(INDEX_ROW)
+
+
+def stock_changed() -> None:
+    """A change of what can be sold: invalidates every cached catalogue page (pages show
+    stock) but not the catalogue index, which holds no stock (flushes; visible to others at
+    commit)."""
+    _bump(PAGES_ROW)
+
+
+def _bump(row: int) -> None:
+    # Row 1 first, always: concurrent bumps queue on its lock and never deadlock.
+    result = db.session.execute(
+        update(CatalogVersion)
+        .where(CatalogVersion.id == row)
+        .values(version=CatalogVersion.version + 1)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        db.session.add(CatalogVersion(id=row, version=2))
+        db.session.flush()
