@@ -13,7 +13,7 @@ from flask import Flask, Response, request, url_for
 
 from shop.config import Settings, engine_options
 from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
-from shop.money import decimal_amount, format_amount
+from shop.money import decimal_amount, format_money
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -121,7 +121,7 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("money")
     def money(cents: int) -> str:
-        return format_amount(cents, currency)
+        return format_money(cents, currency)
 
     @app.template_filter("decimal_amount")
     def decimal(cents: int) -> str:

@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "extensions": 1,
     "urls": 1,
     "wording": 1,
+    "forms": 1,
     "mail": 2,
     # domain, from the core out
     "catalog": 3,

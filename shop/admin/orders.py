@@ -6,12 +6,10 @@ commit and redirect; every action lands in the order's history with the staff's 
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
@@ -34,7 +32,8 @@ from shop.accounts.auth import actor
 from shop.admin.blueprint import bp, section
 from shop.errors import ValidationError
 from shop.extensions import db
-from shop.money import ZERO_DECIMAL, format_amount
+from shop.forms import MoneyField, strip
+from shop.money import format_money
 from shop.orders import services as orders
 from shop.orders.models import (
     Allocation,
@@ -62,48 +61,6 @@ STRIPE_DOWN_CLOSING = (
 
 
 # ---- Forms ------------------------------------------------------------------------------
-
-
-def _currency() -> str:
-    return str(current_app.config["SHOP_SETTINGS"].currency)
-
-
-class AmountField(StringField):
-    """An amount typed in currency units (`12.50`, `12,50`, `12`), held as integer cents.
-
-    Parsed from the digits, never through a float.
-    """
-
-    PATTERN = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?")
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        self.data = None
-        typed = str(valuelist[0]).replace(" ", "") if valuelist else ""
-        if not typed:
-            return
-        match = self.PATTERN.fullmatch(typed)
-        zero_decimal = _currency() in ZERO_DECIMAL
-        if match is None or (zero_decimal and match.group(2)):
-            raise ValueError(
-                "Enter an amount like 1250."
-                if zero_decimal
-                else "Enter an amount like 12.50, with at most two decimals."
-            )
-        units, fraction = match.group(1), match.group(2) or ""
-        self.data = int(units) if zero_decimal else int(units) * 100 + int(fraction.ljust(2, "0"))
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return str(self.raw_data[0])
-        if isinstance(self.data, int):
-            if _currency() in ZERO_DECIMAL:
-                return str(self.data)
-            return f"{self.data // 100}.{self.data % 100:02d}"
-        return ""
-
-
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _nonce() -> str:
@@ -143,18 +100,18 @@ class OrderFilterForm(FlaskForm):
 class ShipForm(FlaskForm):
     carrier = StringField(
         "Carrier",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Enter the carrier."), Length(max=80)],
     )
     tracking_number = StringField(
         "Tracking number",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Enter the tracking number."), Length(max=120)],
     )
 
 
 class MarkPaidForm(FlaskForm):
-    amount_received = AmountField(
+    amount_received = MoneyField(
         "Amount received",
         validators=[InputRequired("Enter the amount received.")],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
@@ -164,7 +121,7 @@ class MarkPaidForm(FlaskForm):
 class AttentionForm(FlaskForm):
     attention_note = TextAreaField(
         "What was done about it",
-        filters=[_strip],
+        filters=[strip],
         validators=[DataRequired("Say what was done about it."), Length(max=500)],
     )
 
@@ -178,7 +135,7 @@ class CancelForm(FlaskForm):
 class RefundForm(FlaskForm):
     """Amount and reason; one `restock_<allocation id>` field per lot sold is added per order."""
 
-    refund_amount = AmountField(
+    refund_amount = MoneyField(
         "Amount to refund",
         validators=[InputRequired("Enter the amount to refund.")],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
@@ -484,13 +441,13 @@ def order_refund(number: str) -> Response | tuple[str, int]:
         return _page(_order_or_404(number), 503, refund=form)
     db.session.commit()
     if booked:
-        refunded = format_amount(order.amount_refunded, order.currency)
-        paid = format_amount(order.amount_paid, order.currency)
+        refunded = format_money(order.amount_refunded, order.currency)
+        paid = format_money(order.amount_paid, order.currency)
         if refund.status == "succeeded":
             flash(f"Refund made: {refunded} of {paid} refunded in all.", "success")
         else:
             flash(
-                f"Refund of {format_amount(refund.amount, order.currency)} is {refund.status} "
+                f"Refund of {format_money(refund.amount, order.currency)} is {refund.status} "
                 f"at Stripe: {refunded} of {paid} refunded so far. Its outcome shows here "
                 "when Stripe reports it.",
                 "success",

@@ -14,7 +14,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any, TypeVar
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import Select, func, or_, select
@@ -39,7 +39,6 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
-    StopValidation,
     ValidationError,
 )
 
@@ -49,7 +48,7 @@ from shop.catalog.models import Kind, PriceTier, Product, Variant
 from shop.catalog.services import refresh_derived
 from shop.errors import ValidationError as RuleBroken
 from shop.extensions import db
-from shop.money import ZERO_DECIMAL, decimal_amount
+from shop.forms import DecimalNumberField, MoneyField, WholeNumberField, shop_currency, strip
 
 section("admin.products", "Products")
 
@@ -95,36 +94,6 @@ VARIANT_FIELDS = (
 # --- Rules shared by the forms and the CSV import -----------------------------------------
 
 
-def shop_currency() -> str:
-    return str(current_app.config["SHOP_SETTINGS"].currency)
-
-
-_AMOUNT = re.compile(r"(\d{1,7})(?:\.(\d{1,2}))?")
-_WHOLE_AMOUNT = re.compile(r"(\d{1,9})")
-
-
-def parse_amount(text: str, currency: str) -> int:
-    """`"45.00"` (or `"45"`, `"45.5"`) → 4500 minor units, by string arithmetic, never float.
-
-    Raises ValueError with a message for a person when the text is not a positive amount
-    in that currency (whole units for currencies without a minor unit).
-    """
-    text = text.strip()
-    if text.startswith("-"):
-        raise ValueError("Enter an amount above zero.")
-    whole = currency.lower() in ZERO_DECIMAL
-    match = (_WHOLE_AMOUNT if whole else _AMOUNT).fullmatch(text)
-    if match is None:
-        raise ValueError("Enter an amount like 4500." if whole else "Enter an amount like 45.00.")
-    if whole:
-        amount = int(match.group(1))
-    else:
-        amount = int(match.group(1)) * 100 + int((match.group(2) or "").ljust(2, "0"))
-    if amount <= 0:
-        raise ValueError("Enter an amount above zero.")
-    return amount
-
-
 def gtin_problem(code: str) -> str | None:
     """Why a GTIN-8/12/13/14 is not valid (length, digits, GS1 check digit), or None."""
     if not (code.isascii() and code.isdigit()) or len(code) not in (8, 12, 13, 14):
@@ -153,75 +122,6 @@ def tier_problem(tiers: Sequence[tuple[int, int]]) -> str | None:
     return None
 
 
-# --- Form fields that keep what was typed and say one clear thing when it is wrong --------
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
-
-
-class _Typed(StringField):
-    """A text box parsed into a value. What was typed is shown again as typed; a typo gets
-    one clear message and stops the field's other checks."""
-
-    inputmode = "decimal"
-
-    def __init__(self, label: str, validators: Sequence[Any] = (), **kwargs: Any) -> None:
-        kwargs.setdefault("render_kw", {"inputmode": self.inputmode})
-        super().__init__(label, validators, **kwargs)
-
-    def _parse(self, text: str) -> Any:
-        raise NotImplementedError
-
-    def process_formdata(self, valuelist: list[Any]) -> None:
-        self.data = None
-        if valuelist and str(valuelist[0]).strip():
-            self.data = self._parse(str(valuelist[0]).strip())
-
-    def pre_validate(self, form: Any) -> None:
-        if self.process_errors:
-            raise StopValidation()
-
-    def _value(self) -> str:
-        if self.raw_data:
-            return str(self.raw_data[0])
-        return "" if self.data is None else self._shown(self.data)
-
-    def _shown(self, value: Any) -> str:
-        return str(value)
-
-
-class WholeNumberField(_Typed):
-    inputmode = "numeric"
-
-    def _parse(self, text: str) -> int:
-        if not re.fullmatch(r"-?\d{1,9}", text):
-            raise ValueError("Enter a whole number.")
-        return int(text)
-
-
-class DecimalNumberField(_Typed):
-    """A number with at most two decimals, as a Decimal (parsed from the text, not a float)."""
-
-    def _parse(self, text: str) -> Decimal:
-        if not re.fullmatch(r"-?\d{1,6}(?:\.\d{1,2})?", text):
-            raise ValueError("Enter a number like 4 or 1.5.")
-        return Decimal(text)
-
-    def _shown(self, value: Any) -> str:
-        return f"{value:g}"
-
-
-class AmountField(_Typed):
-    """A price typed in the shop's currency (45.00), held as integer minor units."""
-
-    def _parse(self, text: str) -> int:
-        return parse_amount(text, shop_currency())
-
-    def _shown(self, value: Any) -> str:
-        return decimal_amount(int(value), shop_currency())
-
-
 def _gtin(form: Any, field: Field) -> None:
     problem = gtin_problem(field.data or "")
     if problem:
@@ -233,7 +133,7 @@ def _gtin(form: Any, field: Field) -> None:
 
 class ProductForm(FlaskForm):
     name = StringField(
-        "Name", [DataRequired("Enter the product's name."), Length(max=200)], filters=[_strip]
+        "Name", [DataRequired("Enter the product's name."), Length(max=200)], filters=[strip]
     )
     slug = StringField(
         "Slug (its web address)",
@@ -247,28 +147,28 @@ class ProductForm(FlaskForm):
                 "like meso-needle-32g.",
             ),
         ],
-        filters=[_strip],
+        filters=[strip],
     )
     kind = SelectField("Family", choices=[SelectChoice(k.value, k.label) for k in Kind])
-    summary = StringField("Summary", [Length(max=300)], filters=[_strip])
-    description = TextAreaField("Description", [Length(max=20_000)], filters=[_strip])
+    summary = StringField("Summary", [Length(max=300)], filters=[strip])
+    description = TextAreaField("Description", [Length(max=20_000)], filters=[strip])
     material = StringField(
-        "Material", [DataRequired("Enter the material."), Length(max=120)], filters=[_strip]
+        "Material", [DataRequired("Enter the material."), Length(max=120)], filters=[strip]
     )
     lubrication = StringField(
         "Lubrication",
         [DataRequired("Enter the lubrication (or None)."), Length(max=120)],
-        filters=[_strip],
+        filters=[strip],
     )
     sterilisation_method = StringField(
         "Sterilisation method",
         [DataRequired("Enter how the product is sterilised."), Length(max=80)],
-        filters=[_strip],
+        filters=[strip],
     )
     sterile_barrier = StringField(
         "Sterile barrier",
         [DataRequired("Enter the sterile barrier (packaging)."), Length(max=160)],
-        filters=[_strip],
+        filters=[strip],
     )
     shelf_life_months = WholeNumberField(
         "Shelf life (months)",
@@ -279,7 +179,7 @@ class ProductForm(FlaskForm):
     )
     single_use = BooleanField("Single use")
     latex_free = BooleanField("Latex-free")
-    certifications = StringField("Certifications", [Length(max=300)], filters=[_strip])
+    certifications = StringField("Certifications", [Length(max=300)], filters=[strip])
     featured = BooleanField("Featured on the home page")
 
 
@@ -298,7 +198,7 @@ class VariantSpecForm(FlaskForm):
                 "slashes, like MN-32G-4MM-100.",
             ),
         ],
-        filters=[_strip],
+        filters=[strip],
     )
     gauge = WholeNumberField(
         "Gauge (G)",
@@ -319,10 +219,10 @@ class VariantSpecForm(FlaskForm):
         ],
     )
     bevel = StringField(
-        "Bevel", [DataRequired("Enter the bevel."), Length(max=60)], filters=[_strip]
+        "Bevel", [DataRequired("Enter the bevel."), Length(max=60)], filters=[strip]
     )
-    wall = StringField("Wall", [DataRequired("Enter the wall."), Length(max=60)], filters=[_strip])
-    hub = StringField("Hub", [DataRequired("Enter the hub."), Length(max=80)], filters=[_strip])
+    wall = StringField("Wall", [DataRequired("Enter the wall."), Length(max=60)], filters=[strip])
+    hub = StringField("Hub", [DataRequired("Enter the hub."), Length(max=80)], filters=[strip])
     pack_size = WholeNumberField(
         "Needles per pack",
         [
@@ -330,7 +230,7 @@ class VariantSpecForm(FlaskForm):
             NumberRange(1, 100_000, "Enter a pack size of at least 1 needle."),
         ],
     )
-    gtin = StringField("GTIN (optional)", [Optional(), _gtin], filters=[_strip])
+    gtin = StringField("GTIN (optional)", [Optional(), _gtin], filters=[strip])
     min_order_quantity = WholeNumberField(
         "Minimum order (packs)",
         [
@@ -355,7 +255,7 @@ class TierForm(Form):
     min_quantity = WholeNumberField(
         "From (packs)", [Optional(), NumberRange(1, MAX_PACKS, "Enter 1 pack or more.")]
     )
-    unit_amount = AmountField("Price per pack", [Optional()])
+    unit_amount = MoneyField("Price per pack", [Optional()])
 
 
 class VariantForm(VariantSpecForm):

@@ -23,6 +23,7 @@ from shop.accounts.models import Role, User
 from shop.admin.blueprint import bp, section
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
+from shop.forms import strip
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,10 @@ PASSWORD_RULES = [
 ]
 
 
-def _strip(value: object) -> object:
-    return value.strip() if isinstance(value, str) else value
-
-
 class StaffForm(FlaskForm):
     email = EmailField(
         "Email",
-        filters=[_strip],
+        filters=[strip],
         validators=[
             InputRequired("Enter their email address."),
             Email(
@@ -51,7 +48,7 @@ class StaffForm(FlaskForm):
         ],
     )
     name = StringField(
-        "Name", filters=[_strip], validators=[DataRequired("Enter their name."), Length(max=120)]
+        "Name", filters=[strip], validators=[DataRequired("Enter their name."), Length(max=120)]
     )
     role = RadioField(
         "Role",

@@ -22,7 +22,7 @@ from functools import lru_cache
 from fpdf import FPDF
 from fpdf.enums import Align, MethodReturnValue, XPos, YPos
 
-from shop.money import format_amount
+from shop.money import format_money
 from shop.orders.models import AllocationState, Order, OrderStatus, PaymentMethod
 
 SELLER: tuple[str, ...] = (
@@ -154,7 +154,7 @@ def _status_note(order: Order, number: str, bank_details: str | None) -> str:
     method = "card" if order.payment_method == PaymentMethod.CARD.value else "bank transfer"
     paid_on = _day(order.paid_at)
     paid = f"Paid by {method}" + (f" on {paid_on:%Y-%m-%d}." if paid_on else ".")
-    total = format_amount(order.total, order.currency)
+    total = format_money(order.total, order.currency)
     if status in (OrderStatus.PAID, OrderStatus.SHIPPED):
         note = paid
     elif status is OrderStatus.PAYMENT_PROCESSING:
@@ -175,7 +175,7 @@ def _status_note(order: Order, number: str, bank_details: str | None) -> str:
         note = (paid + " " if paid_on else "") + "This order was cancelled."
     refunded = order.amount_refunded or 0
     if refunded > 0:
-        amount = format_amount(refunded, order.currency)
+        amount = format_money(refunded, order.currency)
         full = refunded >= order.total
         note += f" Refunded {'in full' if full else 'in part'}: {amount}."
     return note
@@ -502,7 +502,7 @@ class _DocumentPDF(FPDF):
         self.cell(box_w - 6, 4, f"TOTAL ({doc.currency.upper()})", align=Align.R)
         self.set_xy(box_x + 3, start + 8.5)
         self.set_text_color(*ACCENT)
-        self.fit_cell(box_w - 6, 8, format_amount(doc.total, doc.currency), Align.R, 16, True)
+        self.fit_cell(box_w - 6, 8, format_money(doc.total, doc.currency), Align.R, 16, True)
         self.set_text_color(*INK)
         self.set_xy(MARGIN, max(left_bottom, start + box_h) + 8)
 
@@ -574,8 +574,8 @@ class _DocumentPDF(FPDF):
                 self.set_text_color(*INK)
                 amounts = (
                     f"{line.quantity:,}",
-                    format_amount(line.unit_amount, self.doc.currency),
-                    format_amount(line.line_total, self.doc.currency),
+                    format_money(line.unit_amount, self.doc.currency),
+                    format_money(line.line_total, self.doc.currency),
                 )
                 for (_, width, align), text, bold in zip(
                     COLUMNS[2:], amounts, (False, False, True), strict=True
@@ -588,8 +588,8 @@ class _DocumentPDF(FPDF):
     def totals(self) -> None:
         doc = self.doc
         rows = (
-            ("Subtotal", format_amount(doc.subtotal, doc.currency)),
-            ("Shipping", format_amount(doc.shipping, doc.currency)),
+            ("Subtotal", format_money(doc.subtotal, doc.currency)),
+            ("Shipping", format_money(doc.shipping, doc.currency)),
         )
         block_h = 2 + 6 * len(rows) + 10
         if self.get_y() + block_h > self.page_break_trigger:
@@ -612,7 +612,7 @@ class _DocumentPDF(FPDF):
         self.style(10.5, bold=True)
         self.cell(label_w, 8, f"Total ({doc.currency.upper()})", align=Align.R)
         self.set_text_color(*ACCENT)
-        self.fit_cell(value_w, 8, format_amount(doc.total, doc.currency), Align.R, 12, True)
+        self.fit_cell(value_w, 8, format_money(doc.total, doc.currency), Align.R, 12, True)
         self.ln(14)
         self.set_text_color(*INK)
 

@@ -23,7 +23,7 @@ from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.mail.services import queue_email
-from shop.money import format_amount
+from shop.money import format_money
 from shop.orders import lifecycle
 from shop.orders.models import (
     Allocation,
@@ -398,7 +398,7 @@ class ActionRefused(ShopError):
 
 
 def _money(order: Order, cents: int, currency: str | None = None) -> str:
-    return format_amount(cents, currency or order.currency)
+    return format_money(cents, currency or order.currency)
 
 
 def _one_line(text: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,7 +23,8 @@ from wtforms.validators import Email, InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
 from shop.countries import COUNTRIES
-from shop.money import ZERO_DECIMAL
+from shop.forms import strip
+from shop.money import parse_amount
 from shop.quotes.models import BusinessType
 
 MAX_LINES = 30
@@ -36,45 +36,21 @@ BUSINESS_TYPES = {
     BusinessType.OTHER: "Other",
 }
 
-_AMOUNT = re.compile(r"(\d{1,7})(?:[.,](\d{1,2}))?")
-
-
-def parse_money(text: str | None, currency: str) -> int:
-    """`"12.50"` (or `"12,50"`) → 1250 cents, by string arithmetic (never a float).
-
-    Raises ValueError for anything that is not a plain non-negative amount.
-    """
-    match = _AMOUNT.fullmatch((text or "").strip().replace(" ", ""))
-    if match is None:
-        raise ValueError(text)
-    whole, fraction = match.groups()
-    if currency.lower() in ZERO_DECIMAL:
-        if fraction:
-            raise ValueError(text)
-        return int(whole)
-    return int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
 
 class QuoteLineForm(Form):
     """One line: a catalogue SKU or a free-text item, in packs. A line left empty is
     dropped."""
 
-    sku = StringField("Catalogue SKU", validators=[Length(max=64)], filters=[_strip])
-    description = StringField(
-        "Or describe the item", validators=[Length(max=500)], filters=[_strip]
-    )
+    sku = StringField("Catalogue SKU", validators=[Length(max=64)], filters=[strip])
+    description = StringField("Or describe the item", validators=[Length(max=500)], filters=[strip])
     quantity = StringField(
         "Packs",
         validators=[Length(max=12)],
-        filters=[_strip],
+        filters=[strip],
         widget=NumberInput(min=1, step=1),
     )
     private_label = BooleanField("Private label (your brand on the packs)")
-    note = StringField("Note for this line", validators=[Length(max=1000)], filters=[_strip])
+    note = StringField("Note for this line", validators=[Length(max=1000)], filters=[strip])
 
     def is_blank(self) -> bool:
         return not (self.sku.data or self.description.data or self.quantity.data or self.note.data)
@@ -91,12 +67,12 @@ class QuoteRequestForm(FlaskForm):
     company = StringField(
         "Company",
         validators=[InputRequired("Enter your company's name."), Length(max=160)],
-        filters=[_strip],
+        filters=[strip],
     )
     contact_name = StringField(
         "Contact name",
         validators=[InputRequired("Enter the name of the person we answer."), Length(max=120)],
-        filters=[_strip],
+        filters=[strip],
     )
     email = EmailField(
         "Email",
@@ -105,12 +81,12 @@ class QuoteRequestForm(FlaskForm):
             Email("Enter an email address like name@company.com.", check_deliverability=False),
             Length(max=254),
         ],
-        filters=[_strip],
+        filters=[strip],
     )
     phone = StringField(
         "Phone",
         validators=[InputRequired("Enter a phone number we can call."), Length(max=40)],
-        filters=[_strip],
+        filters=[strip],
     )
     country = SelectField(
         "Country",
@@ -126,14 +102,14 @@ class QuoteRequestForm(FlaskForm):
         validators=[InputRequired("Choose the type of your business.")],
     )
     vat_number = StringField(
-        "VAT or tax number (optional)", validators=[Optional(), Length(max=40)], filters=[_strip]
+        "VAT or tax number (optional)", validators=[Optional(), Length(max=40)], filters=[strip]
     )
     message = TextAreaField(
-        "Message (optional)", validators=[Optional(), Length(max=5000)], filters=[_strip]
+        "Message (optional)", validators=[Optional(), Length(max=5000)], filters=[strip]
     )
     lines = FieldList(FormField(QuoteLineForm), min_entries=1, max_entries=MAX_LINES)
     # The honeypot: hidden from people and assistive technology, filled by bots.
-    website = StringField("Leave this field empty", filters=[_strip])
+    website = StringField("Leave this field empty", filters=[strip])
 
     lines_error: str | None = None
 
@@ -193,7 +169,7 @@ class AcceptForm(FlaskForm):
             InputRequired("Enter the address we ship to."),
             Length(min=10, max=600, message="Enter the full address: street, postcode and town."),
         ],
-        filters=[_strip],
+        filters=[strip],
     )
 
 
@@ -201,7 +177,7 @@ class DeclineForm(FlaskForm):
     reason = TextAreaField(
         "Why do you decline?",
         validators=[InputRequired("Tell us why, so we can do better."), Length(max=2000)],
-        filters=[_strip],
+        filters=[strip],
     )
 
 
@@ -209,7 +185,7 @@ class AnswerForm(FlaskForm):
     """The staff's prices: one unit price per line (in the quote's order), shipping, a
     validity date and a note."""
 
-    prices = FieldList(StringField("Price per pack", filters=[_strip]))
+    prices = FieldList(StringField("Price per pack", filters=[strip]))
     shipping = StringField(
         "Shipping", validators=[InputRequired("Enter the shipping amount (0 for free).")]
     )
@@ -219,7 +195,7 @@ class AnswerForm(FlaskForm):
     staff_note = TextAreaField(
         "Note to the distributor (optional)",
         validators=[Optional(), Length(max=5000)],
-        filters=[_strip],
+        filters=[strip],
     )
 
     def amounts(self, currency: str) -> tuple[list[int], int] | None:
@@ -228,17 +204,15 @@ class AnswerForm(FlaskForm):
         ok = True
         for entry in self.prices.entries:
             try:
-                cents = parse_money(entry.data, currency)
-            except ValueError:
-                cents = 0
-            if cents <= 0:
-                entry.errors = ["Enter a price per pack like 12.50."]
-                ok = False
+                cents = parse_amount(entry.data, currency)
+            except ValueError as exc:
+                entry.errors = [str(exc) if entry.data else "Enter the price of one pack."]
+                cents, ok = 0, False
             unit_amounts.append(cents)
         try:
-            shipping = parse_money(self.shipping.data, currency)
-        except ValueError:
-            self.shipping.errors = ["Enter an amount like 150.00, or 0 for free shipping."]
+            shipping = parse_amount(self.shipping.data, currency, allow_zero=True)
+        except ValueError as exc:
+            self.shipping.errors = [f"{str(exc).rstrip('.')}, or 0 for free shipping."]
             return None
         return (unit_amounts, shipping) if ok else None
 
@@ -247,5 +221,5 @@ class StaffDeclineForm(FlaskForm):
     reason = TextAreaField(
         "Reason (kept in the history)",
         validators=[InputRequired("Give a reason."), Length(max=2000)],
-        filters=[_strip],
+        filters=[strip],
     )

@@ -35,9 +35,9 @@ def test_free_text_lines_need_a_typed_price(
     response = send_answer(staff_client, quote_id, prices=("24.00", ""), shipping="ten")
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert 'id="prices-1-error"' in html and "Enter a price per pack like 12.50." in html
+    assert 'id="prices-1-error"' in html and "Enter the price of one pack." in html
     assert 'aria-describedby="prices-1-error"' in html
-    assert "Enter an amount like 150.00" in html
+    assert "Enter an amount like 45.00, or 0 for free shipping." in html
     assert 'value="24.00"' in html  # what was typed stays
     with stocked.app_context():
         quote = the_quote()

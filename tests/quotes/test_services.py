@@ -1,4 +1,5 @@
-"""The quote's rules without HTTP: money typed by staff, states and their history."""
+"""The quote's rules without HTTP: states and their history (money typed by staff is read
+by shop.money, tested in tests/test_money.py)."""
 
 from __future__ import annotations
 
@@ -11,29 +12,8 @@ from shop.errors import ValidationError
 from shop.extensions import db
 from shop.orders.models import PaymentMethod
 from shop.quotes import services
-from shop.quotes.forms import parse_money
 from shop.quotes.models import BusinessType, Quote, QuoteStatus
 from tests.factories import make_product, make_variant
-
-
-@pytest.mark.parametrize(
-    ("typed", "cents"),
-    [("12.50", 1250), ("12,5", 1250), ("0.05", 5), (" 1 200.00 ", 120000), ("7", 700), ("0", 0)],
-)
-def test_prices_are_parsed_to_cents_without_floats(typed: str, cents: int) -> None:
-    assert parse_money(typed, "usd") == cents
-
-
-@pytest.mark.parametrize("typed", ["", "abc", "-1", "1e3", "12.345", "1,250.00", "12.", "nan"])
-def test_prices_that_are_not_amounts_are_refused(typed: str) -> None:
-    with pytest.raises(ValueError):
-        parse_money(typed, "usd")
-
-
-def test_zero_decimal_currencies_take_whole_amounts() -> None:
-    assert parse_money("1500", "jpy") == 1500
-    with pytest.raises(ValueError):
-        parse_money("15.50", "jpy")
 
 
 def _request(app: Flask) -> Quote:

@@ -1,0 +1,99 @@
+"""Form fields every part of the shop uses: text boxes parsed into numbers and money that
+keep what was typed and say one clear thing when it is wrong, and the strip filter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from wtforms import StringField
+from wtforms.validators import StopValidation
+
+from shop.money import decimal_amount, parse_amount
+
+
+def strip(value: Any) -> Any:
+    """A WTForms filter: text without surrounding white space; anything else as it is."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def shop_currency() -> str:
+    return str(current_app.config["SHOP_SETTINGS"].currency)
+
+
+class TypedField(StringField):
+    """A text box parsed into a value. What was typed is shown again as typed; a typo gets
+    one clear message and stops the field's other checks."""
+
+    inputmode = "decimal"
+
+    def __init__(self, label: str, validators: Sequence[Any] = (), **kwargs: Any) -> None:
+        kwargs.setdefault("render_kw", {"inputmode": self.inputmode})
+        super().__init__(label, validators, **kwargs)
+
+    def _parse(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = None
+        if valuelist and str(valuelist[0]).strip():
+            self.data = self._parse(str(valuelist[0]).strip())
+
+    def pre_validate(self, form: Any) -> None:
+        if self.process_errors:
+            raise StopValidation()
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return "" if self.data is None else self._shown(self.data)
+
+    def _shown(self, value: Any) -> str:
+        return str(value)
+
+
+class WholeNumberField(TypedField):
+    inputmode = "numeric"
+
+    def _parse(self, text: str) -> int:
+        if not re.fullmatch(r"-?\d{1,9}", text, re.ASCII):
+            raise ValueError("Enter a whole number.")
+        return int(text)
+
+
+class DecimalNumberField(TypedField):
+    """A number with at most two decimals, as a Decimal (parsed from the text, not a float)."""
+
+    def _parse(self, text: str) -> Decimal:
+        if not re.fullmatch(r"-?\d{1,6}(?:\.\d{1,2})?", text, re.ASCII):
+            raise ValueError("Enter a number like 4 or 1.5.")
+        return Decimal(text)
+
+    def _shown(self, value: Any) -> str:
+        return f"{value:g}"
+
+
+class MoneyField(TypedField):
+    """An amount typed in the shop's currency (`45.00`, `45,00`, `$1,250`), held as integer
+    minor units; above zero, or zero too with `allow_zero`. See `money.parse_amount`."""
+
+    def __init__(
+        self,
+        label: str,
+        validators: Sequence[Any] = (),
+        *,
+        allow_zero: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
+        super().__init__(label, validators, **kwargs)
+        self.allow_zero = allow_zero
+
+    def _parse(self, text: str) -> int:
+        return parse_amount(text, shop_currency(), allow_zero=self.allow_zero)
+
+    def _shown(self, value: Any) -> str:
+        return decimal_amount(int(value), shop_currency())
