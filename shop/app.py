@@ -14,6 +14,7 @@ from flask import Flask, Response, request, url_for
 from shop.config import Settings, engine_options
 from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
 from shop.money import decimal_amount, format_money
+from shop.wording import count, packs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -127,6 +128,8 @@ def register_template_helpers(app: Flask) -> None:
     def decimal(cents: int) -> str:
         return decimal_amount(cents, currency)
 
+    app.jinja_env.filters["packs"] = packs
+    app.jinja_env.filters["count"] = count
     app.jinja_env.globals["shop_currency"] = currency
     fingerprints: dict[str, str] = {}
 

@@ -24,6 +24,7 @@ from shop.errors import ValidationError as DomainError
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import Lot, MovementKind, StockMovement
+from shop.wording import packs
 
 section("admin.stock", "Stock")
 section("admin.stock_movements", "Stock movements")
@@ -357,8 +358,7 @@ def stock_receive() -> Response | tuple[str, int]:
         else:
             db.session.commit()
             flash(
-                f"Received {form.quantity.data} pack{'s' if form.quantity.data != 1 else ''} "
-                f"of {variant.sku}, lot {lot.lot_number}.",
+                f"Received {packs(form.quantity.data)} of {variant.sku}, lot {lot.lot_number}.",
                 "success",
             )
             return redirect(url_for("admin.stock_lot", lot_id=lot.id), code=303)
@@ -441,7 +441,7 @@ def stock_write_off(lot_id: int) -> Response | tuple[str, int]:
         else:
             db.session.commit()
             flash(
-                f"Wrote off {form.quantity.data} pack{'s' if form.quantity.data != 1 else ''} "
+                f"Wrote off {packs(form.quantity.data)} "
                 f"of lot {lot.lot_number}; {lot.quantity} left on hand.",
                 "success",
             )

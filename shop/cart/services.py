@@ -15,6 +15,7 @@ from shop.catalog.models import Variant
 from shop.errors import ValidationError
 from shop.extensions import db
 from shop.inventory.services import Availability, availability
+from shop.wording import packs
 
 MAX_PACKS_PER_LINE = 10_000
 MAX_LINES = 100
@@ -42,10 +43,10 @@ class PricedLine:
         if not v.is_active or not v.product.is_active:
             return "This variant is no longer sold. Please remove it."
         if self.quantity < v.min_order_quantity:
-            return f"The minimum order is {v.min_order_quantity} packs."
+            return f"The minimum order is {packs(v.min_order_quantity)}."
         if self.short:
             n = self.availability.available
-            return f"Only {n} pack{'s' if n != 1 else ''} left."
+            return f"Only {packs(n)} left."
         return None
 
     @property
@@ -137,7 +138,7 @@ def _check(variant: Variant, quantity: int) -> None:
         raise ValidationError(
             {
                 "quantity": f"The minimum order for {variant.sku} is "
-                f"{variant.min_order_quantity} packs."
+                f"{packs(variant.min_order_quantity)}."
             }
         )
     available = availability([variant])[variant.id].available
@@ -145,10 +146,7 @@ def _check(variant: Variant, quantity: int) -> None:
         if available == 0:
             message = f"{variant.sku} is out of stock for online orders."
         else:
-            message = (
-                f"Only {available} pack{'s' if available != 1 else ''} of "
-                f"{variant.sku} can be had now."
-            )
+            message = f"Only {packs(available)} of {variant.sku} can be had now."
         raise ValidationError({"quantity": message})
 
 

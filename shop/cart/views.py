@@ -11,6 +11,7 @@ from shop.catalog.views import render_product_page
 from shop.checkout.pages import render_cart_page
 from shop.errors import ValidationError
 from shop.extensions import db
+from shop.wording import packs
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
@@ -45,7 +46,7 @@ def add() -> Response | tuple[str, int]:
     remember_count(cart)
     db.session.commit()
     flash(
-        f"Added {quantity} pack{'s' if quantity != 1 else ''} of {variant.sku} to your cart.",
+        f"Added {packs(quantity)} of {variant.sku} to your cart.",
         "success",
     )
     return redirect(url_for("cart.show"), code=303)

@@ -29,6 +29,7 @@ from shop.orders.documents import invoice_for, render_pdf
 from shop.orders.models import Order, OrderStatus, PaymentMethod
 from shop.payments import services as payments
 from shop.payments import stripe_client
+from shop.wording import packs
 
 bp = Blueprint("checkout", __name__)
 
@@ -101,9 +102,7 @@ def checkout():  # type: ignore[no-untyped-def]
         placed = _place(cart, contact, method)
     except InsufficientStock as exc:
         db.session.rollback()
-        errors = {
-            sku: f"Only {n} pack{'s' if n != 1 else ''} left." for sku, n in exc.shortages.items()
-        }
+        errors = {sku: f"Only {packs(n)} left." for sku, n in exc.shortages.items()}
         return render_cart_page(form, errors=errors, status=409)
     except services.TooManyOpenTransfers as exc:
         db.session.rollback()
@@ -130,22 +129,11 @@ def checkout():  # type: ignore[no-untyped-def]
     if order.stripe_checkout_url:  # a second press: the same session
         return redirect(order.stripe_checkout_url, code=303)
     try:
-        url = payments.start_checkout(order)
+        url = payments.start_or_release(order)
     except stripe_client.StripeError as exc:
-        db.session.rollback()
         if stripe_client.key_in_use(exc):
-            # The same order's payment page is being made by another request right now (a
-            # double click reaching two processes): it stands, so nothing is released.
             flash("Your payment page is being prepared: please press checkout again.", "info")
             return redirect(url_for("cart.show"), code=303)
-        log.error("order %s: Stripe Checkout could not be started: %s", order.number, exc)
-        orders.release(
-            order,
-            status=OrderStatus.CANCELLED,
-            actor="shop",
-            reason=f"card payment could not be started: {type(exc).__name__}",
-        )
-        db.session.commit()
         form.payment_method.errors = [
             "Card payment is unavailable right now, so nothing was reserved or charged. "
             "Please try again in a few minutes or choose bank transfer."

@@ -16,6 +16,7 @@ from shop.catalog.versions import stock_changed
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.inventory.models import Lot, MovementKind, StockMovement
+from shop.wording import packs
 
 
 def add_months(day: date, months: int) -> date:
@@ -131,16 +132,12 @@ def receive_lot(
     return lot
 
 
-def _packs(n: int) -> str:
-    return f"{n} pack{'s' if n != 1 else ''}"
-
-
 class InsufficientStock(ShopError):
     """Fewer packs can be had than asked for; `shortages` maps SKU to packs available."""
 
     def __init__(self, shortages: dict[str, int]):
         super().__init__(
-            "; ".join(f"only {_packs(n)} of {sku} left" for sku, n in shortages.items())
+            "; ".join(f"only {packs(n)} of {sku} left" for sku, n in shortages.items())
         )
         self.shortages = shortages
 
@@ -335,9 +332,9 @@ def adjust(lot: Lot, delta: int, *, actor: str, reason: str) -> Lot:
         raise ValidationError(
             {
                 "delta": (
-                    f"Lot {lot.lot_number} has {_packs(lot.quantity)} on hand, of which "
-                    f"{_packs(lot.reserved)} reserved for orders: remove at most "
-                    f"{_packs(lot.free)}."
+                    f"Lot {lot.lot_number} has {packs(lot.quantity)} on hand, of which "
+                    f"{packs(lot.reserved)} reserved for orders: remove at most "
+                    f"{packs(lot.free)}."
                 )
             }
         )
@@ -361,9 +358,9 @@ def write_off(lot: Lot, quantity: int, *, actor: str, reason: str) -> Lot:
         raise ValidationError(
             {
                 "quantity": (
-                    f"Lot {lot.lot_number} has {_packs(lot.quantity)} on hand, of which "
-                    f"{_packs(lot.reserved)} reserved for orders: write off at most "
-                    f"{_packs(lot.free)}."
+                    f"Lot {lot.lot_number} has {packs(lot.quantity)} on hand, of which "
+                    f"{packs(lot.reserved)} reserved for orders: write off at most "
+                    f"{packs(lot.free)}."
                 )
             }
         )

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Protocol
+from typing import Any, Protocol
 
-from flask import Flask, Response, current_app, g, has_app_context
+from flask import Flask, Response, current_app, g, has_app_context, render_template
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,17 @@ def queue_email(*, to: str, subject: str, text: str, html: str | None = None) ->
         g._mail_queued = True
         g.setdefault("_mail_queued_ids", []).append(email.id)
     return email
+
+
+def queue_mail(*, to: str, subject: str, template: str, **context: Any) -> OutboxEmail:
+    """Queue the email written in `templates/mail/<template>.txt` and `.html` (rendered with
+    `context`) in the current transaction, as `queue_email` does."""
+    return queue_email(
+        to=to,
+        subject=subject,
+        text=render_template(f"mail/{template}.txt", **context),
+        html=render_template(f"mail/{template}.html", **context),
+    )
 
 
 def backoff(attempts: int) -> timedelta:

@@ -15,14 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import or_, select
 
 from shop.catalog.models import Variant
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.inventory import services as inventory
-from shop.mail.services import queue_email
+from shop.mail.services import queue_mail
 from shop.money import format_money
 from shop.orders import lifecycle
 from shop.orders.models import (
@@ -319,12 +319,13 @@ def queue_unfulfillable(order: Order) -> None:
 
 def _queue_order_mail(order: Order, template: str, subject: str) -> None:
     link = external_url("checkout.order_page", token=order.token)
-    context = {"order": order, "link": link, "today": date.today()}
-    queue_email(
+    queue_mail(
         to=order.email,
         subject=subject,
-        text=render_template(f"mail/{template}.txt", **context),
-        html=render_template(f"mail/{template}.html", **context),
+        template=template,
+        order=order,
+        link=link,
+        today=date.today(),
     )
 
 
@@ -605,8 +606,7 @@ def check_refund(
             errors[key] = "Enter zero or more packs."
         elif packs > left[allocation_id]:
             errors[key] = (
-                f"At most {left[allocation_id]} pack{'s' if left[allocation_id] != 1 else ''} "
-                "of this lot can go back into stock."
+                f"At most {packs(left[allocation_id])} of this lot can go back into stock."
             )
     if errors:
         raise ValidationError(errors)

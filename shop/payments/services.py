@@ -94,6 +94,33 @@ def start_checkout(order: Order) -> str:
     return state.url
 
 
+def start_or_release(order: Order, *, after_release: Callable[[Order], None] | None = None) -> str:
+    """The URL of the order's Checkout Session (made now, or found again by its key).
+
+    When Stripe cannot make it, nothing may stay reserved: the order is released (and
+    `after_release` called, for the quote it came from), committed, and the StripeError
+    raised again. Only when another request is making this very page right now (Stripe
+    says its key is in use) is nothing released: that page stands.
+    """
+    try:
+        return start_checkout(order)
+    except stripe_client.StripeError as exc:
+        db.session.rollback()
+        if stripe_client.key_in_use(exc):
+            raise
+        log.error("order %s: Stripe Checkout could not be started: %s", order.number, exc)
+        orders.release(
+            order,
+            status=OrderStatus.CANCELLED,
+            actor="shop",
+            reason=f"card payment could not be started: {type(exc).__name__}",
+        )
+        if after_release is not None:
+            after_release(order)
+        db.session.commit()
+        raise
+
+
 def apply_session(order: Order, state: stripe_client.SessionState, *, actor: str) -> Outcome:
     """Bring the order in line with its own Checkout Session (any other session: NOT_OURS)."""
     if not order.stripe_session_id or state.id != order.stripe_session_id:

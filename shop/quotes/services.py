@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pycountry
-from flask import render_template
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
@@ -23,7 +22,7 @@ from shop.cart.models import Cart
 from shop.cart.services import priced, variant_by_sku
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
-from shop.mail.services import queue_email
+from shop.mail.services import queue_mail
 from shop.orders import services as orders
 from shop.orders.documents import Document, DocumentLine
 from shop.orders.models import OPEN_STATUSES, Order, OrderStatus, PaymentMethod
@@ -220,12 +219,12 @@ def request_quote(draft: RequestDraft) -> Quote:
     db.session.add(quote)
     db.session.flush()
     quote.reference = f"Q-{datetime.now(UTC):%Y}-{quote.id:06d}"
-    context = {"quote": quote, "link": link(quote)}
-    queue_email(
+    queue_mail(
         to=quote.email,
         subject=f"Your request for a quote {quote.reference}",
-        text=render_template("mail/quote_received.txt", **context),
-        html=render_template("mail/quote_received.html", **context),
+        template="quote_received",
+        quote=quote,
+        link=link(quote),
     )
     db.session.flush()
     return quote
@@ -378,12 +377,14 @@ def send_quote(
         actor=actor,
         note=f"{'reissued' if reissue else 'sent'}, valid until {valid_until:%Y-%m-%d}",
     )
-    context = {"quote": quote, "link": link(quote), "totals": totals(quote), "reissue": reissue}
-    queue_email(
+    queue_mail(
         to=quote.email,
         subject=f"Your quote {quote.reference} from Meso Needle Works",
-        text=render_template("mail/quote_sent.txt", **context),
-        html=render_template("mail/quote_sent.html", **context),
+        template="quote_sent",
+        quote=quote,
+        link=link(quote),
+        totals=totals(quote),
+        reissue=reissue,
     )
     db.session.flush()
 
@@ -540,9 +541,9 @@ def card_checkout_started(quote: Quote) -> None:
         db.session.flush()
 
 
-def card_unavailable(quote: Quote, order: Order, *, reason: str) -> None:
-    """Stripe could not start the payment: give the stock back, leave the quote as it was."""
-    orders.release(order, status=OrderStatus.CANCELLED, actor=SHOP_ACTOR, reason=reason)
+def card_unavailable(quote: Quote, order: Order) -> None:
+    """Stripe could not start the payment and the order was released: the quote is left as
+    it was, to be accepted again."""
     _lock(quote)
     if quote.order_id == order.id and quote.status == QuoteStatus.QUOTED:
         quote.order_id = None

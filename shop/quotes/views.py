@@ -223,14 +223,12 @@ def accept(token: str) -> Page | BaseResponse:
     url = order.stripe_checkout_url
     if url is None:
         try:
-            url = payments.start_checkout(order)
-        except stripe_client.StripeError as exc:
-            db.session.rollback()
-            log.error("quote %s: Stripe Checkout could not be started: %s", quote.reference, exc)
-            services.card_unavailable(
-                quote, order, reason=f"card payment could not be started: {type(exc).__name__}"
+            url = payments.start_or_release(
+                order, after_release=lambda released: services.card_unavailable(quote, released)
             )
-            db.session.commit()
+        except stripe_client.StripeError as exc:
+            if stripe_client.key_in_use(exc):
+                return redirect(url_for("quotes.show", token=quote.token), code=303)
             form.payment_method.errors = [
                 "Card payment is unavailable right now, so nothing was reserved or charged. "
                 "Please try again in a few minutes or choose bank transfer."
