@@ -8,7 +8,7 @@ from wtforms.fields.choices import SelectChoice
 COUNTRIES = [
     SelectChoice(c.alpha_2, c.name) for c in sorted(pycountry.countries, key=lambda c: c.name)
 ]
-NAMES = {choice.value: choice.label for choice in COUNTRIES}
+NAMES: dict[str, str] = {str(choice.value): str(choice.label) for choice in COUNTRIES}
 
 
 def country_name(code: str) -> str:

@@ -10,6 +10,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
@@ -370,7 +371,9 @@ LARGE_LENGTHS = (1.5, 2.5, 4.0, 6.0, 8.0, 13.0)
 LARGE_PINS = (1, 1, 1, 3, 5, 7, 9)
 
 
-def _generated(start: int, count: int, today: date) -> Iterator[tuple[dict, list[dict]]]:
+def _generated(
+    start: int, count: int, today: date
+) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     rng = random.Random(start)
     for number in range(start, start + count):
         pins = rng.choice(LARGE_PINS)
@@ -388,7 +391,7 @@ def _generated(start: int, count: int, today: date) -> Iterator[tuple[dict, list
             "is_active": True,
             **COMPLIANCE,
         }
-        variants = []
+        variants: list[dict[str, Any]] = []
         for gauge in rng.sample(LARGE_GAUGES, 2):
             for length in rng.sample(LARGE_LENGTHS, 5):
                 pack = 100 if pins == 1 else 20
@@ -408,7 +411,7 @@ def _generated(start: int, count: int, today: date) -> Iterator[tuple[dict, list
                         "price": rng.randrange(1800, 7000, 10),
                     }
                 )
-        product["price_from"] = min(v["price"] for v in variants)
+        product["price_from"] = min(int(v["price"]) for v in variants)
         yield product, variants
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -18,7 +19,7 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz"
 
 
-def _error_response(status: int, title: str, message: str):  # type: ignore[no-untyped-def]
+def _error_response(status: int, title: str, message: str) -> ResponseReturnValue:
     if _wants_json():
         return jsonify({"error": title, "message": message}), status
     return render_template("errors/error.html", status=status, title=title, message=message), status
@@ -26,7 +27,7 @@ def _error_response(status: int, title: str, message: str):  # type: ignore[no-u
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
         titles = {
             400: ("Bad request", "The request could not be understood."),
@@ -44,7 +45,7 @@ def register_error_handlers(app: Flask) -> None:
         return _error_response(status, title, message)
 
     @app.errorhandler(OperationalError)
-    def database_down(exc: OperationalError):  # type: ignore[no-untyped-def]
+    def database_down(exc: OperationalError) -> ResponseReturnValue:
         log.error("database unavailable on %s %s: %s", request.method, request.path, exc.orig)
         db.session.rollback()
         return _error_response(
@@ -54,7 +55,7 @@ def register_error_handlers(app: Flask) -> None:
         )
 
     @app.errorhandler(Exception)
-    def server_error(exc: Exception):  # type: ignore[no-untyped-def]
+    def server_error(exc: Exception) -> ResponseReturnValue:
         if isinstance(exc, SQLAlchemyError):
             db.session.rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)

@@ -5,14 +5,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from wtforms import StringField
+from flask_wtf import FlaskForm
+from wtforms import DateField, Form, StringField
 from wtforms.validators import StopValidation
 
 from shop.money import decimal_amount, parse_amount
+
+
+class ShopForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type information
+    """Every form a person sends: bound to the request's data, with Flask-WTF's CSRF token."""
+
+
+class SubForm(Form):  # type: ignore[misc]  # WTForms ships no type information
+    """Fields repeated inside a ShopForm (a FieldList or FormField entry), or a form of query
+    parameters: no CSRF token of its own."""
+
+
+class DateInput(DateField):  # type: ignore[misc]  # WTForms ships no type information
+    """A date field that echoes back only a valid date: a date input cannot show other text."""
+
+    def _value(self) -> str:
+        return self.data.isoformat() if isinstance(self.data, date) else ""
 
 
 def strip(value: Any) -> Any:
@@ -24,7 +42,7 @@ def shop_currency() -> str:
     return str(current_app.config["SHOP_SETTINGS"].currency)
 
 
-class TypedField(StringField):
+class TypedField(StringField):  # type: ignore[misc]  # WTForms ships no type information
     """A text box parsed into a value. What was typed is shown again as typed; a typo gets
     one clear message and stops the field's other checks."""
 
@@ -94,6 +112,11 @@ class MoneyField(TypedField):
 
     def _parse(self, text: str) -> int:
         return parse_amount(text, shop_currency(), allow_zero=self.allow_zero)
+
+    @property
+    def cents(self) -> int:
+        """The amount typed, once the form has validated (an empty box reads as zero)."""
+        return int(self.data or 0)
 
     def _shown(self, value: Any) -> str:
         return decimal_amount(int(value), shop_currency())

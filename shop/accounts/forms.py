@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length
 
+from shop.forms import ShopForm
 
-class LoginForm(FlaskForm):
+
+class LoginForm(ShopForm):
     email = EmailField(
         "Email", validators=[InputRequired("Enter your email address."), Length(max=254)]
     )
@@ -16,7 +17,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(ShopForm):
     name = StringField("Your name", validators=[InputRequired("Enter your name."), Length(max=120)])
     email = EmailField(
         "Email",

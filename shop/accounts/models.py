@@ -5,13 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from shop.db import utcnow
-from shop.extensions import db
+from shop.db import Base, utcnow
 
 
 class Role(enum.StrEnum):
@@ -20,7 +18,9 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
-class User(UserMixin, db.Model):
+class User(Base):
+    """An account; also what Flask-Login keeps as the signed-in user."""
+
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("role IN ('buyer', 'staff', 'admin')", name="role_known"),)
 
@@ -39,9 +39,16 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    # What Flask-Login asks of a user object.
+    is_authenticated = True
+    is_anonymous = False
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
 
     @property
     def is_staff(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -9,13 +10,16 @@ from sqlalchemy import func, select
 from shop.accounts.models import Role, User
 from shop.cart import services as carts
 from shop.cart.models import Cart
-from shop.errors import ValidationError
+from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 
 # Checked against when the email is unknown, so a wrong email takes as long as a wrong
 # password and sign-in does not reveal which accounts exist.
 _DUMMY = User(email="", password_hash="")
 _DUMMY.set_password("not a real password")
+
+
+log = logging.getLogger(__name__)
 
 
 def find(email: str) -> User | None:
@@ -58,3 +62,31 @@ def adopt_cart(user: User, anonymous: Cart | None) -> tuple[Cart | None, list[st
         db.session.flush()
         return anonymous, []
     return own, carts.merge(own, anonymous)
+
+
+class AccountRefused(ShopError):
+    """A change to a back-office account that is not allowed; the message says why."""
+
+
+def set_active(user: User, active: bool, *, by: User) -> None:
+    """Let a back-office account sign in again, or stop it (an admin never stops themself)."""
+    if not user.is_staff:
+        raise AccountRefused(f"{user.email} is not a back-office account.")
+    if not active and user.id == by.id:
+        raise AccountRefused("You cannot deactivate your own account.")
+    user.active = active
+    log.info(
+        "account %s %s by %s", user.email, "reactivated" if active else "deactivated", by.email
+    )
+    db.session.flush()
+
+
+def set_password(user: User, password: str, *, by: User) -> None:
+    """Give a back-office account a new password (at least 12 characters)."""
+    if not user.is_staff:
+        raise AccountRefused(f"{user.email} is not a back-office account.")
+    if len(password) < 12:
+        raise ValidationError({"password": "Use at least 12 characters."})
+    user.set_password(password)
+    log.info("password of %s set by %s", user.email, by.email)
+    db.session.flush()

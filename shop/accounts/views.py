@@ -5,10 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
+from werkzeug.wrappers import Response
 
 from shop.accounts import services
+from shop.accounts.auth import signed_in
 from shop.accounts.forms import LoginForm, RegisterForm
 from shop.accounts.models import User
 from shop.cart import services as carts
@@ -30,7 +33,7 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _failed(response):  # type: ignore[no-untyped-def]
+def _failed(response: Response) -> bool:
     return response.status_code != 303
 
 
@@ -54,7 +57,7 @@ def _start_session(user: User) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute;50 per hour", methods=["POST"], deduct_when=_failed)
-def login():  # type: ignore[no-untyped-def]
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
@@ -71,7 +74,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/logout")
-def logout():  # type: ignore[no-untyped-def]
+def logout() -> ResponseReturnValue:
     logout_user()
     forget()
     flash("You are signed out.", "info")
@@ -80,7 +83,7 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("5 per hour", methods=["POST"])
-def register():  # type: ignore[no-untyped-def]
+def register() -> ResponseReturnValue:
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -98,8 +101,8 @@ def register():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/orders")
-@login_required
-def orders():  # type: ignore[no-untyped-def]
+@signed_in
+def orders() -> ResponseReturnValue:
     rows = db.session.scalars(
         select(Order).where(Order.user_id == current_user.id).order_by(Order.id.desc()).limit(200)
     ).all()
@@ -107,8 +110,8 @@ def orders():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/orders/<number>/reorder")
-@login_required
-def reorder(number: str):  # type: ignore[no-untyped-def]
+@signed_in
+def reorder(number: str) -> ResponseReturnValue:
     order = db.session.scalar(
         select(Order).where(Order.number == number, Order.user_id == current_user.id)
     )

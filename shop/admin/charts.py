@@ -37,7 +37,7 @@ def nice_ceiling(value: int) -> int:
     """The axis maximum: the next 1, 2 or 5 times a power of ten at or above value."""
     if value <= 0:
         return 1
-    power = 10 ** math.floor(math.log10(value))
+    power = int(10 ** math.floor(math.log10(value)))
     for step in (1, 2, 5, 10):
         if value <= step * power:
             return step * power

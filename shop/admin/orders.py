@@ -32,7 +32,7 @@ from shop.accounts.auth import actor
 from shop.admin.blueprint import bp, section
 from shop.errors import ValidationError
 from shop.extensions import db
-from shop.forms import MoneyField, strip
+from shop.forms import MoneyField, ShopForm, strip
 from shop.money import format_money
 from shop.orders import services as orders
 from shop.orders.models import (
@@ -70,7 +70,7 @@ def _nonce() -> str:
 NONCE_RULES = [InputRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")]
 
 
-class OrderFilterForm(FlaskForm):
+class OrderFilterForm(ShopForm):
     class Meta:
         csrf = False
 
@@ -97,7 +97,7 @@ class OrderFilterForm(FlaskForm):
     created_to = DateField("Created until", validators=[Optional()])
 
 
-class ShipForm(FlaskForm):
+class ShipForm(ShopForm):
     carrier = StringField(
         "Carrier",
         filters=[strip],
@@ -110,7 +110,7 @@ class ShipForm(FlaskForm):
     )
 
 
-class MarkPaidForm(FlaskForm):
+class MarkPaidForm(ShopForm):
     amount_received = MoneyField(
         "Amount received",
         validators=[InputRequired("Enter the amount received.")],
@@ -118,7 +118,7 @@ class MarkPaidForm(FlaskForm):
     )
 
 
-class AttentionForm(FlaskForm):
+class AttentionForm(ShopForm):
     attention_note = TextAreaField(
         "What was done about it",
         filters=[strip],
@@ -126,13 +126,13 @@ class AttentionForm(FlaskForm):
     )
 
 
-class CancelForm(FlaskForm):
+class CancelForm(ShopForm):
     cancel_reason = StringField("Reason", validators=[Optional(), Length(max=300)])
     restock_all = BooleanField("Put every sold pack back into stock", default=True)
     nonce = HiddenField(default=_nonce, validators=NONCE_RULES)
 
 
-class RefundForm(FlaskForm):
+class RefundForm(ShopForm):
     """Amount and reason; one `restock_<allocation id>` field per lot sold is added per order."""
 
     refund_amount = MoneyField(
@@ -190,7 +190,7 @@ def _sold(order: Order) -> list[Allocation]:
 # ---- Queries ----------------------------------------------------------------------------
 
 
-def _filtered(form: OrderFilterForm) -> Select[tuple[Order]]:
+def _filtered(form: OrderFilterForm) -> Select[Order]:
     query = select(Order)
     if form.q.data and not form.q.errors:
         text = form.q.data.strip().lower()
@@ -329,7 +329,7 @@ def order_mark_paid(number: str) -> Response | tuple[str, int]:
     if not form.validate_on_submit():
         return _page(order, 422, mark_paid=form)
     try:
-        made = orders.record_transfer(order, amount=form.amount_received.data, actor=actor())
+        made = orders.record_transfer(order, amount=form.amount_received.cents, actor=actor())
     except ValidationError as exc:
         db.session.rollback()
         _show_errors(form, exc.errors, {"amount": "amount_received"})
@@ -418,7 +418,7 @@ def order_refund(number: str) -> Response | tuple[str, int]:
     try:
         refund = orders.request_refund(
             order,
-            amount=form.refund_amount.data,
+            amount=form.refund_amount.cents,
             restock=form.restock(),
             request_key=payments.refund_key(order, form.nonce.data),
             actor=actor(),

@@ -10,7 +10,6 @@ import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField, RadioField, StringField
@@ -21,9 +20,9 @@ from shop.accounts import services as accounts
 from shop.accounts.auth import actor, admin_required
 from shop.accounts.models import Role, User
 from shop.admin.blueprint import bp, section
-from shop.errors import ShopError, ValidationError
+from shop.errors import ValidationError
 from shop.extensions import db
-from shop.forms import strip
+from shop.forms import ShopForm, strip
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ PASSWORD_RULES = [
 ]
 
 
-class StaffForm(FlaskForm):
+class StaffForm(ShopForm):
     email = EmailField(
         "Email",
         filters=[strip],
@@ -62,7 +61,7 @@ class StaffForm(FlaskForm):
     password = PasswordField("Initial password", validators=PASSWORD_RULES)
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(ShopForm):
     password = PasswordField("New password", validators=PASSWORD_RULES)
     confirm = PasswordField(
         "Repeat the new password",
@@ -71,34 +70,6 @@ class PasswordForm(FlaskForm):
             EqualTo("password", message="The two passwords differ."),
         ],
     )
-
-
-class AccountRefused(ShopError):
-    """A change to a back-office account that is not allowed; the message says why."""
-
-
-def set_active(user: User, active: bool, *, by: User) -> None:
-    """Let a back-office account sign in again, or stop it (an admin never stops themself)."""
-    if not user.is_staff:
-        raise AccountRefused(f"{user.email} is not a back-office account.")
-    if not active and user.id == by.id:
-        raise AccountRefused("You cannot deactivate your own account.")
-    user.active = active
-    log.info(
-        "account %s %s by %s", user.email, "reactivated" if active else "deactivated", by.email
-    )
-    db.session.flush()
-
-
-def set_password(user: User, password: str, *, by: User) -> None:
-    """Give a back-office account a new password (at least 12 characters)."""
-    if not user.is_staff:
-        raise AccountRefused(f"{user.email} is not a back-office account.")
-    if len(password) < 12:
-        raise ValidationError({"password": "Use at least 12 characters."})
-    user.set_password(password)
-    log.info("password of %s set by %s", user.email, by.email)
-    db.session.flush()
 
 
 @bp.before_request
@@ -156,8 +127,8 @@ def staff_new() -> Response | tuple[str, int]:
 def _set_active(user_id: int, active: bool) -> Response:
     user = _staff_user(user_id)
     try:
-        set_active(user, active, by=current_user)
-    except AccountRefused as exc:
+        accounts.set_active(user, active, by=current_user)
+    except accounts.AccountRefused as exc:
         db.session.rollback()
         flash(str(exc), "error")
         return redirect(url_for("admin.staff"), code=303)
@@ -185,8 +156,8 @@ def staff_password(user_id: int) -> Response | tuple[str, int]:
     form = PasswordForm()
     if form.validate_on_submit():
         try:
-            set_password(user, form.password.data, by=current_user)
-        except (ValidationError, AccountRefused) as exc:
+            accounts.set_password(user, form.password.data, by=current_user)
+        except (ValidationError, accounts.AccountRefused) as exc:
             db.session.rollback()
             form.password.errors = [str(exc)]
             return render_template("admin/staff/password.html", form=form, user=user), 422

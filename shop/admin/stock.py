@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_sqlalchemy.pagination import Pagination
-from flask_wtf import FlaskForm
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
-from wtforms import DateField, Form, IntegerField, SelectField, StringField
+from wtforms import Form, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
@@ -22,6 +20,7 @@ from shop.admin.blueprint import bp, section
 from shop.catalog.models import Product, Variant
 from shop.errors import ValidationError as DomainError
 from shop.extensions import db
+from shop.forms import DateInput, ShopForm, SubForm
 from shop.inventory import services as inventory
 from shop.inventory.models import Lot, MovementKind, StockMovement
 from shop.wording import packs
@@ -31,25 +30,6 @@ section("admin.stock_movements", "Stock movements")
 
 PER_PAGE = 50
 MAX_PACKS = 1_000_000
-
-
-class LotState(enum.StrEnum):
-    SELLABLE = "sellable"
-    SHORT_DATED = "short-dated"
-    EXPIRED = "expired"
-
-    @property
-    def label(self) -> str:
-        return {"sellable": "Sellable", "short-dated": "Short-dated", "expired": "Expired"}[self]
-
-
-def lot_state(lot: Lot, today: date, *, months: int) -> LotState:
-    """Sellable online, short-dated (kept but not sold online), or expired."""
-    if lot.expires_on < today:
-        return LotState.EXPIRED
-    if lot.expires_on < inventory.sellable_from(lot.variant, today, default_months=months):
-        return LotState.SHORT_DATED
-    return LotState.SELLABLE
 
 
 # Forms ---------------------------------------------------------------------------------
@@ -67,14 +47,7 @@ def show_errors(
             field.errors = [*field.errors, message]
 
 
-class DateInput(DateField):
-    """A date field that echoes back only a valid date: a date input cannot show other text."""
-
-    def _value(self) -> str:
-        return self.data.isoformat() if isinstance(self.data, date) else ""
-
-
-class ReceiveForm(FlaskForm):
+class ReceiveForm(ShopForm):
     sku = StringField(
         "SKU", validators=[InputRequired("Enter the SKU on the box."), Length(max=64)]
     )
@@ -105,7 +78,7 @@ class ReceiveForm(FlaskForm):
             raise ValidationError("This lot has expired: expired stock is not booked in.")
 
 
-class AdjustForm(FlaskForm):
+class AdjustForm(ShopForm):
     delta = IntegerField(
         "Change in packs",
         validators=[
@@ -127,7 +100,7 @@ class AdjustForm(FlaskForm):
 WRITE_OFF_CAUSES = {"expired": "Expired", "damaged": "Damaged", "other": "Other"}
 
 
-class WriteOffForm(FlaskForm):
+class WriteOffForm(ShopForm):
     quantity = IntegerField(
         "Packs to write off",
         validators=[
@@ -161,13 +134,13 @@ class WriteOffForm(FlaskForm):
 
 STATE_CHOICES = [
     SelectChoice("", "Any state"),
-    SelectChoice(LotState.SELLABLE, "Sellable online"),
-    SelectChoice(LotState.SHORT_DATED, "Short-dated (not sold online)"),
-    SelectChoice(LotState.EXPIRED, "Expired"),
+    SelectChoice(inventory.LotState.SELLABLE, "Sellable online"),
+    SelectChoice(inventory.LotState.SHORT_DATED, "Short-dated (not sold online)"),
+    SelectChoice(inventory.LotState.EXPIRED, "Expired"),
 ]
 
 
-class LotFilterForm(Form):
+class LotFilterForm(SubForm):
     q = StringField("SKU or product", validators=[Optional(), Length(max=100)])
     lot = StringField("Lot number", validators=[Optional(), Length(max=40)])
     expires_from = DateInput("Expires from", validators=[Optional()])
@@ -190,7 +163,7 @@ KIND_CHOICES = [
 ]
 
 
-class MovementFilterForm(Form):
+class MovementFilterForm(SubForm):
     sku = StringField("SKU", validators=[Optional(), Length(max=64)])
     lot = StringField("Lot number", validators=[Optional(), Length(max=40)])
     kind = SelectField("Kind", choices=KIND_CHOICES, default="", validators=[Optional()])
@@ -236,11 +209,11 @@ def filtered_lots(form: LotFilterForm, *, today: date) -> Select[Any]:
     if form.expires_to.data and not form.expires_to.errors:
         stmt = stmt.where(Lot.expires_on <= form.expires_to.data)
     state = _choice(form.state)
-    if state == LotState.EXPIRED:
+    if state == inventory.LotState.EXPIRED:
         stmt = stmt.where(Lot.expires_on < today)
-    elif state == LotState.SELLABLE:
+    elif state == inventory.LotState.SELLABLE:
         stmt = stmt.where(inventory.sellable_lot_condition(today))
-    elif state == LotState.SHORT_DATED:
+    elif state == inventory.LotState.SHORT_DATED:
         stmt = stmt.where(Lot.expires_on >= today, ~inventory.sellable_lot_condition(today))
     if _choice(form.stock) != "all":
         stmt = stmt.where(Lot.quantity > 0)
@@ -294,7 +267,7 @@ def lot_or_404(lot_id: int) -> Lot:
 @dataclass(frozen=True)
 class LotRow:
     lot: Lot
-    state: LotState
+    state: inventory.LotState
 
 
 def _paginate(stmt: Select[Any]) -> Pagination:
@@ -320,7 +293,7 @@ def stock() -> tuple[str, int]:
     today = date.today()
     months = inventory.shop_min_shelf_life_months()
     page = _paginate(filtered_lots(form, today=today))
-    rows = [LotRow(lot, lot_state(lot, today, months=months)) for lot in page.items]
+    rows = [LotRow(lot, inventory.lot_state(lot, today, months=months)) for lot in page.items]
     return (
         render_template(
             "admin/stock/list.html",
@@ -383,7 +356,7 @@ def _render_lot(
     return (
         render_template(
             "admin/stock/lot.html",
-            row=LotRow(lot, lot_state(lot, today, months=months)),
+            row=LotRow(lot, inventory.lot_state(lot, today, months=months)),
             adjust_form=adjust_form,
             write_off_form=write_off_form,
             movements=movements[:LOT_MOVEMENTS_SHOWN],

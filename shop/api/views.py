@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
@@ -15,6 +16,10 @@ from shop.inventory.services import Availability, availability
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 API_PER_PAGE = 50
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 def product_json(product: Product, stock: dict[int, Availability]) -> dict[str, Any]:
@@ -38,9 +43,7 @@ def product_json(product: Product, stock: dict[int, Availability]) -> dict[str, 
                 "pack_size": v.pack_size,
                 "min_order_quantity": v.min_order_quantity,
                 "available": stock[v.id].available,
-                "next_expiry": (
-                    stock[v.id].next_expiry.isoformat() if stock[v.id].next_expiry else None
-                ),
+                "next_expiry": _iso(stock[v.id].next_expiry),
                 "currency": currency,
                 "price_tiers": [
                     {"min_quantity": t.min_quantity, "unit_amount": t.unit_amount}

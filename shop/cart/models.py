@@ -7,11 +7,10 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.db import utcnow
-from shop.extensions import db
+from shop.db import Base, utcnow
 
 
-class Cart(db.Model):
+class Cart(Base):
     __tablename__ = "carts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,7 +26,7 @@ class Cart(db.Model):
     )
 
 
-class CartLine(db.Model):
+class CartLine(Base):
     __tablename__ = "cart_lines"
     __table_args__ = (
         UniqueConstraint("cart_id", "variant_id"),

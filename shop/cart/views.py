@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from shop.cart import services
@@ -17,7 +18,7 @@ bp = Blueprint("cart", __name__, url_prefix="/cart")
 
 
 @bp.get("")
-def show():  # type: ignore[no-untyped-def]
+def show() -> ResponseReturnValue:
     return render_cart_page()
 
 
@@ -53,7 +54,7 @@ def add() -> Response | tuple[str, int]:
 
 
 @bp.post("/update")
-def update():  # type: ignore[no-untyped-def]
+def update() -> ResponseReturnValue:
     cart = current_cart()
     variant = services.variant_by_sku(request.form.get("sku", ""))
     if cart is None or variant is None:
@@ -73,7 +74,7 @@ def update():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/remove")
-def remove():  # type: ignore[no-untyped-def]
+def remove() -> ResponseReturnValue:
     cart = current_cart()
     variant = services.variant_by_sku(request.form.get("sku", ""))
     if cart is not None and variant is not None:

@@ -18,8 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.db import utcnow
-from shop.extensions import db
+from shop.db import Base, utcnow
 
 # ISO 9626 nominal outer diameters (mm) for the gauges the shop makes.
 OUTER_DIAMETER_MM: dict[int, float] = {
@@ -45,7 +44,7 @@ class Kind(enum.StrEnum):
         return "Meso needle" if self is Kind.MESO_NEEDLE else "Multi-injector"
 
 
-class Product(db.Model):
+class Product(Base):
     """A needle model as a buyer knows it; its variants are what is sold."""
 
     __tablename__ = "products"
@@ -100,7 +99,7 @@ class Product(db.Model):
         return f"<Product {self.slug}>"
 
 
-class Variant(db.Model):
+class Variant(Base):
     """One SKU: a gauge, length and pin count in a pack size, with its prices."""
 
     __tablename__ = "variants"
@@ -159,7 +158,7 @@ class Variant(db.Model):
         return f"<Variant {self.sku}>"
 
 
-class PriceTier(db.Model):
+class PriceTier(Base):
     """A quantity break: from `min_quantity` packs on, each pack costs `unit_amount` cents."""
 
     __tablename__ = "price_tiers"
@@ -177,7 +176,7 @@ class PriceTier(db.Model):
     variant: Mapped[Variant] = relationship(back_populates="price_tiers")
 
 
-class SearchTerm(db.Model):
+class SearchTerm(Base):
     """One word of a product's name, description or SKUs: the full-text index.
 
     A plain table with a (term, product) primary key is searched by prefix range scans,
@@ -192,7 +191,7 @@ class SearchTerm(db.Model):
     )
 
 
-class CatalogVersion(db.Model):
+class CatalogVersion(Base):
     """A counter bumped on every catalogue or stock change; cached pages key on it."""
 
     __tablename__ = "catalog_version"

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, scoped_session, selectinload
 from werkzeug.datastructures import MultiDict
 
 from shop.catalog import search
@@ -187,42 +187,45 @@ class CatalogIndex:
     everything: int  # active products with an active variant: all that can be listed
     # Unions of combos already made, by the variant filters that chose them (at most
     # _MAX_UNIONS: filters come from URLs, anyone can make up new ones).
-    _unions: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Unions already computed, by filters: products (bits) with a variant, or per value.
+    _with: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
+    _per_value: dict[Any, dict[Any, int]] = field(default_factory=dict, compare=False, repr=False)
 
-    def _remember(self, key: Any, value: Any) -> Any:
-        if len(self._unions) >= _MAX_UNIONS:
-            self._unions.clear()
-        self._unions[key] = value
-        return value
+    def _forget_if_full(self) -> None:
+        if len(self._with) + len(self._per_value) >= _MAX_UNIONS:
+            self._with.clear()
+            self._per_value.clear()
 
     def with_variant(self, filters: Filters, *, skip: str | None = None) -> int:
         """Products with one active variant passing every variant filter (but `skip`)."""
         key = ("with", _variant_filters(filters, skip))
-        known = self._unions.get(key)  # one lookup: another thread may clear the dict
+        known = self._with.get(key)  # one lookup: another thread may clear the dict
         if known is not None:
-            return known  # type: ignore[no-any-return]
-        return self._remember(  # type: ignore[no-any-return]
-            key,
-            _union(
-                products
-                for combo, products in self.combos.items()
-                if _variant_passes(combo, filters, skip=skip)
-            ),
+            return known
+        union = _union(
+            products
+            for combo, products in self.combos.items()
+            if _variant_passes(combo, filters, skip=skip)
         )
+        self._forget_if_full()
+        self._with[key] = union
+        return union
 
     def by_value(self, filters: Filters, name: str) -> dict[Any, int]:
         """For each value of one variant facet, the products with an active variant of that
         value passing the other variant filters."""
         key = (name, _variant_filters(filters, name))
-        known = self._unions.get(key)
+        known = self._per_value.get(key)
         if known is not None:
-            return known  # type: ignore[no-any-return]
+            return known
         position = _FACET_POSITION[name]
         per_value: dict[Any, int] = {}
         for combo, products in self.combos.items():
             if _variant_passes(combo, filters, skip=name):
                 per_value[combo[position]] = per_value.get(combo[position], 0) | products
-        return self._remember(key, per_value)  # type: ignore[no-any-return]
+        self._forget_if_full()
+        self._per_value[key] = per_value
+        return per_value
 
 
 def _variant_filters(filters: Filters, skip: str | None) -> tuple[Any, ...]:
@@ -458,7 +461,7 @@ def listing(
     )
 
 
-def product_by_slug(session: Any, slug: str) -> Product | None:
+def product_by_slug(session: Session | scoped_session[Any], slug: str) -> Product | None:
     """An active product with its variants and price tiers loaded (three queries)."""
     if len(slug) > 120:
         return None

@@ -35,6 +35,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import Label
 
 from shop.catalog.models import Product, SearchTerm
 from shop.extensions import db
@@ -171,7 +172,7 @@ def _statement(shape: tuple[int, ...], sqlite: bool) -> Select[Any]:
 
         def scan(*conditions: ColumnElement[bool]) -> int:
             tag = len(scans)
-            word = literal_column(str(tag)).label("word")
+            word: Label[Any] = literal_column(str(tag)).label("word")
             scans.append(select(SearchTerm.product_id, word).where(*conditions))
             return tag
 

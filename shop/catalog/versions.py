@@ -12,9 +12,10 @@ import contextlib
 import os
 import threading
 import weakref
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, event, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
 
 from shop.catalog.models import CatalogVersion
@@ -103,10 +104,11 @@ class _VersionReader:
                     cursor = self._connection.cursor()
                     try:
                         cursor.execute(sql)
-                        row = cursor.fetchone()
+                        found = cursor.fetchone()
                     finally:
                         cursor.close()
-                    return int(row[0]) if row and row[0] is not None else 0
+                    value = found[0] if found else None
+                    return int(value) if value is not None else 0
                 except Exception as exc:
                     self._close_connection()
                     if attempt == 2:  # a second failure on a new connection: say so
@@ -121,7 +123,7 @@ class _VersionReader:
         down: the shop answers 503), anything else as it is."""
         engine = self._engine()
         dbapi = engine.dialect.loaded_dbapi if engine is not None else None
-        if dbapi is None or not isinstance(exc, dbapi.Error):
+        if engine is None or dbapi is None or not isinstance(exc, dbapi.Error):
             return exc
         return DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=engine.dialect)
 
@@ -170,6 +172,6 @@ def _bump(row: int) -> None:
         .where(CatalogVersion.id == row)
         .values(version=CatalogVersion.version + 1)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if cast(CursorResult[Any], result).rowcount == 0:
         db.session.add(CatalogVersion(id=row, version=2))
         db.session.flush()

@@ -53,7 +53,7 @@ def cached_fragment(name: str, key: str, render: Callable[[], T]) -> T:
     CSRF_PLACEHOLDER) is served but never shared.
     """
     full_key = f"{name}:{page_version()}:{date.today().isoformat()}:{key}"
-    value = cache.get(full_key)
+    value: T | None = cache.get(full_key)
     if value is None:
         token_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         had_token = token_field in g

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import EmailField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional
 
 from shop.countries import COUNTRIES
+from shop.forms import ShopForm
 
 
-class CheckoutForm(FlaskForm):
+class CheckoutForm(ShopForm):
     email = EmailField(
         "Email",
         validators=[

@@ -15,6 +15,8 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from shop.cart.models import Cart
 from shop.cart.services import priced
@@ -43,7 +45,7 @@ def checkout_limit() -> str:
 log = logging.getLogger(__name__)
 
 
-def _place(cart: Cart, contact: orders.Contact, method: PaymentMethod) -> Order | Response:
+def _place(cart: Cart, contact: orders.Contact, method: PaymentMethod) -> Order | BaseResponse:
     """The order for the cart, after closing at Stripe every earlier card checkout of it
     (so the buyer can never pay twice); a response when that cannot be done."""
     for _attempt in range(3):
@@ -73,7 +75,7 @@ def _place(cart: Cart, contact: orders.Contact, method: PaymentMethod) -> Order 
 
 @bp.post("/checkout")
 @limiter.limit(checkout_limit, methods=["POST"])
-def checkout():  # type: ignore[no-untyped-def]
+def checkout() -> ResponseReturnValue:
     cart = current_cart()
     current = priced(cart)
     if cart is None or not current.lines:
@@ -144,7 +146,7 @@ def checkout():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/checkout/success")
-def success():  # type: ignore[no-untyped-def]
+def success() -> ResponseReturnValue:
     session_id = request.args.get("session_id", "")
     try:
         order = payments.confirm_return(session_id)
@@ -174,7 +176,7 @@ def success():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/checkout/cancel")
-def cancel():  # type: ignore[no-untyped-def]
+def cancel() -> ResponseReturnValue:
     """The buyer left Stripe's payment page. Only the browser that started this card
     checkout closes it (the link in an email never cancels anything); the session is
     closed at Stripe first, then the stock goes back."""

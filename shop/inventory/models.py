@@ -17,11 +17,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from shop.db import utcnow
-from shop.extensions import db
+from shop.db import Base, utcnow
 
 
-class Lot(db.Model):
+class Lot(Base):
     """Packs of one variant made together: on hand, of which some are reserved."""
 
     __tablename__ = "lots"
@@ -59,7 +58,7 @@ class MovementKind(enum.StrEnum):
     RETURNED = "returned"
 
 
-class StockMovement(db.Model):
+class StockMovement(Base):
     """One change of a lot's packs on hand, with who made it, when and why. Never edited."""
 
     __tablename__ = "stock_movements"

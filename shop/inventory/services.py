@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import enum
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -392,6 +393,7 @@ def sellable_lot_condition(today: date) -> ColumnElement[bool]:
                 Lot.expires_on >= today + timedelta(days=days),
             )
             for days in overrides
+            if days is not None
         ),
     )
 
@@ -422,3 +424,22 @@ def returned_packs(reason: str, lot_ids: Iterable[int]) -> dict[int, int]:
     ):
         totals[lot_id] += quantity
     return dict(totals)
+
+
+class LotState(enum.StrEnum):
+    SELLABLE = "sellable"
+    SHORT_DATED = "short-dated"
+    EXPIRED = "expired"
+
+    @property
+    def label(self) -> str:
+        return {"sellable": "Sellable", "short-dated": "Short-dated", "expired": "Expired"}[self]
+
+
+def lot_state(lot: Lot, today: date, *, months: int) -> LotState:
+    """Sellable online, short-dated (kept but not sold online), or expired."""
+    if lot.expires_on < today:
+        return LotState.EXPIRED
+    if lot.expires_on < sellable_from(lot.variant, today, default_months=months):
+        return LotState.SHORT_DATED
+    return LotState.SELLABLE

@@ -7,11 +7,10 @@ from datetime import datetime
 from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.db import utcnow
-from shop.extensions import db
+from shop.db import Base, utcnow
 
 
-class OutboxEmail(db.Model):
+class OutboxEmail(Base):
     __tablename__ = "outbox_emails"
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from flask import Flask, Response, current_app, g, has_app_context, render_template
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from shop.extensions import db
@@ -192,7 +193,7 @@ def _claim_next(session: Session, now: datetime, ids: Collection[int] | None) ->
             .execution_options(synchronize_session=False)
         )
         session.commit()
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        if cast(CursorResult[Any], claimed).rowcount == 1:
             return email
         # Another worker claimed it between our SELECT and UPDATE (SQLite): pick again.
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
+from typing import cast
 
 from fpdf import FPDF
 from fpdf.enums import Align, MethodReturnValue, XPos, YPos
@@ -365,7 +366,7 @@ class _DocumentPDF(FPDF):
         self.page_count = page_count
         self.in_table = False
         self.core_fonts_encoding = ENCODING
-        self.alias_nb_pages(None)  # customer text could contain "{nb}"
+        self.str_alias_nb_pages = ""  # customer text could contain "{nb}": no alias
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=MARGIN + FOOTER_SPACE)
         self.c_margin = 1.5
@@ -388,9 +389,14 @@ class _DocumentPDF(FPDF):
         )
         # fpdf2 hands the lines back encoded (cp1252 bytes as latin-1 characters): undo it,
         # or the next cell would see control characters where the dashes and quotes were.
-        return [line.encode("latin-1").decode(ENCODING, errors="replace") for line in lines]
+        return [
+            line.encode("latin-1").decode(ENCODING, errors="replace")
+            for line in cast(list[str], lines)
+        ]
 
-    def fit_cell(self, w: float, h: float, text: str, align: Align, size: float, bold: bool):
+    def fit_cell(
+        self, w: float, h: float, text: str, align: Align, size: float, bold: bool
+    ) -> None:
         """One line in `w`: the font shrinks a little, then the text is cut short with "…"."""
         self.set_font("Helvetica", "B" if bold else "", size)
         room = w - 2 * self.c_margin

@@ -18,8 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.db import utcnow
-from shop.extensions import db
+from shop.db import Base, utcnow
 
 
 class OrderStatus(enum.StrEnum):
@@ -56,7 +55,7 @@ class PaymentMethod(enum.StrEnum):
     BANK_TRANSFER = "bank_transfer"
 
 
-class Order(db.Model):
+class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("total = subtotal + shipping_amount", name="total_adds_up"),
@@ -143,7 +142,7 @@ class Order(db.Model):
         return max(self.amount_paid - self.amount_refunded - self.refund_in_flight, 0)
 
 
-class OrderLine(db.Model):
+class OrderLine(Base):
     """A line as sold: name, SKU and price copied, so catalogue edits never change it."""
 
     __tablename__ = "order_lines"
@@ -175,7 +174,7 @@ class AllocationState(enum.StrEnum):
     RELEASED = "released"
 
 
-class Allocation(db.Model):
+class Allocation(Base):
     """Packs of one lot held for (reserved) or sold to an order line."""
 
     __tablename__ = "allocations"
@@ -195,7 +194,7 @@ class Allocation(db.Model):
     line: Mapped[OrderLine] = relationship(back_populates="allocations")
 
 
-class OrderEvent(db.Model):
+class OrderEvent(Base):
     """One entry of an order's history: who did what, when."""
 
     __tablename__ = "order_events"
@@ -224,7 +223,7 @@ class RefundStatus(enum.StrEnum):
 IN_FLIGHT_REFUNDS = (RefundStatus.REQUESTED, RefundStatus.PENDING)
 
 
-class Refund(db.Model):
+class Refund(Base):
     """Money given back for an order: one row per refund asked for, by Stripe or by bank.
 
     Only `succeeded` refunds count in `Order.amount_refunded`; `requested` and `pending`

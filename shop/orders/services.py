@@ -36,6 +36,7 @@ from shop.orders.models import (
     RefundStatus,
 )
 from shop.urls import external_url
+from shop.wording import packs
 
 log = logging.getLogger(__name__)
 
@@ -598,13 +599,13 @@ def check_refund(
     elif cancel and amount != remaining:
         errors["amount"] = f"Cancelling refunds all that remains: {_money(order, remaining)}."
     left = restockable(order)
-    for allocation_id, packs in restock.items():
+    for allocation_id, asked in restock.items():
         key = f"restock_{allocation_id}"
         if allocation_id not in left:
             errors[key] = "No packs of this order came from that lot."
-        elif packs < 0:
+        elif asked < 0:
             errors[key] = "Enter zero or more packs."
-        elif packs > left[allocation_id]:
+        elif asked > left[allocation_id]:
             errors[key] = (
                 f"At most {packs(left[allocation_id])} of this lot can go back into stock."
             )

@@ -9,6 +9,7 @@ from typing import Any
 
 import stripe
 from flask import current_app
+from stripe._base_address import BaseAddresses
 from stripe.params.checkout import SessionCreateParams
 
 from shop.config import Settings
@@ -49,13 +50,11 @@ def client() -> stripe.StripeClient:
     settings = _settings()
     if settings.stripe_secret_key is None:
         raise NotConfigured("STRIPE_SECRET_KEY is not set")
-    base: dict[str, str] = {}
+    base: BaseAddresses = {}
     if settings.stripe_api_base:
-        base = {"api": settings.stripe_api_base}
+        base["api"] = settings.stripe_api_base
     made = stripe.StripeClient(
-        settings.stripe_secret_key,
-        base_addresses=base,  # type: ignore[arg-type]
-        max_network_retries=2,
+        settings.stripe_secret_key, base_addresses=base, max_network_retries=2
     )
     current_app.extensions["stripe_client"] = made
     return made

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     EmailField,
     FieldList,
-    Form,
     FormField,
     RadioField,
     SelectField,
@@ -23,7 +21,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
 from shop.countries import COUNTRIES
-from shop.forms import strip
+from shop.forms import ShopForm, SubForm, strip
 from shop.money import parse_amount
 from shop.quotes.models import BusinessType
 
@@ -37,7 +35,7 @@ BUSINESS_TYPES = {
 }
 
 
-class QuoteLineForm(Form):
+class QuoteLineForm(SubForm):
     """One line: a catalogue SKU or a free-text item, in packs. A line left empty is
     dropped."""
 
@@ -63,7 +61,7 @@ class QuoteLineForm(Form):
         return int(raw)
 
 
-class QuoteRequestForm(FlaskForm):
+class QuoteRequestForm(ShopForm):
     company = StringField(
         "Company",
         validators=[InputRequired("Enter your company's name."), Length(max=160)],
@@ -151,7 +149,7 @@ class QuoteRequestForm(FlaskForm):
         return getattr(self, key)
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(ShopForm):
     """Accepting carries no prices: the order is made from the stored quote."""
 
     payment_method = RadioField(
@@ -173,7 +171,7 @@ class AcceptForm(FlaskForm):
     )
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(ShopForm):
     reason = TextAreaField(
         "Why do you decline?",
         validators=[InputRequired("Tell us why, so we can do better."), Length(max=2000)],
@@ -181,7 +179,7 @@ class DeclineForm(FlaskForm):
     )
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(ShopForm):
     """The staff's prices: one unit price per line (in the quote's order), shipping, a
     validity date and a note."""
 
@@ -217,7 +215,7 @@ class AnswerForm(FlaskForm):
         return (unit_amounts, shipping) if ok else None
 
 
-class StaffDeclineForm(FlaskForm):
+class StaffDeclineForm(ShopForm):
     reason = TextAreaField(
         "Reason (kept in the history)",
         validators=[InputRequired("Give a reason."), Length(max=2000)],

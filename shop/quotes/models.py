@@ -17,8 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.db import utcnow
-from shop.extensions import db
+from shop.db import Base, utcnow
 
 
 class QuoteStatus(enum.StrEnum):
@@ -36,7 +35,7 @@ class BusinessType(enum.StrEnum):
     OTHER = "other"
 
 
-class Quote(db.Model):
+class Quote(Base):
     __tablename__ = "quotes"
     __table_args__ = (
         CheckConstraint(
@@ -83,7 +82,7 @@ class Quote(db.Model):
     order = relationship("Order")
 
 
-class QuoteLine(db.Model):
+class QuoteLine(Base):
     """A catalogue SKU or a free-text item (private label, custom specs), in packs."""
 
     __tablename__ = "quote_lines"
@@ -107,7 +106,7 @@ class QuoteLine(db.Model):
     variant = relationship("Variant")
 
 
-class QuoteEvent(db.Model):
+class QuoteEvent(Base):
     """A change of a quote's state: who, when, from what to what, and why."""
 
     __tablename__ = "quote_events"

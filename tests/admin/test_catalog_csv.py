@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from shop.admin.catalog_csv import CATALOGUE_COLUMNS, guard, unguard
+from shop.catalog.csv_io import CATALOGUE_COLUMNS, guard, unguard
 from shop.catalog.models import Product, Variant
 from shop.catalog.versions import page_version
 from shop.extensions import db

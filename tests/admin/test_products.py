@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import func, select
 
-from shop.admin.products import gtin_problem, tier_problem
+from shop.catalog.editing import gtin_problem, tier_problem
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
 from tests.conftest import csrf_token

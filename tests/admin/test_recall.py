@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 
-from shop.admin.recall import csv_cell
 from shop.catalog.models import Variant
 from shop.extensions import db
 from shop.inventory.services import lock_stock
 from shop.orders import services as orders
 from shop.orders.models import Order, PaymentMethod
+from shop.orders.recall import csv_cell
 from tests.factories import make_lot, make_product, make_variant
 
 ANA = orders.Contact(
