@@ -58,8 +58,11 @@ def checkout(client: FlaskClient, **changes: str) -> TestResponse:
     return client.post("/checkout", data={**CONTACT, **changes, "csrf_token": csrf_token(client)})
 
 
-def send_event(client: FlaskClient, event: Mapping[str, Any]) -> TestResponse:
-    body, headers = StripeStandIn.webhook_request(event, WEBHOOK_SECRET)
+def send_event(
+    client: FlaskClient, event: Mapping[str, Any], *, timestamp: int | None = None
+) -> TestResponse:
+    """Stripe's webhook POST of `event`, signed with the shop's secret (at `timestamp`)."""
+    body, headers = StripeStandIn.webhook_request(event, WEBHOOK_SECRET, timestamp=timestamp)
     return client.post("/stripe/webhook", data=body, headers=headers)
 
 

@@ -612,22 +612,23 @@ def test_a_second_request_with_a_key_in_use_gets_409_then_the_replay(
     """While a request with an idempotency key is under way, Stripe answers another with
     the same key 409 `idempotency_key_in_use`; the SDK retries it, and gets the replay."""
     options: Any = {"idempotency_key": "order-1003-checkout"}
+    params = session_params()  # one set: a retry with other values would be refused
     standin.slow_next(1, seconds=0.8)
     first: list[str] = []
     worker = threading.Thread(
         target=lambda: first.append(
-            make_client().v1.checkout.sessions.create(session_params(), options=options).id
+            make_client().v1.checkout.sessions.create(params, options=options).id
         )
     )
     worker.start()
     time.sleep(0.2)
     impatient = make_client(max_network_retries=0)
     with pytest.raises(stripe.APIError) as refused:
-        impatient.v1.checkout.sessions.create(session_params(), options=options)
+        impatient.v1.checkout.sessions.create(params, options=options)
     assert refused.value.http_status == 409
     assert refused.value.error is not None
     assert refused.value.error.code == "idempotency_key_in_use"
-    patient = make_client().v1.checkout.sessions.create(session_params(), options=options)
+    patient = make_client().v1.checkout.sessions.create(params, options=options)
     worker.join(timeout=10)
     assert first == [patient.id] and len(standin.sessions) == 1
 

@@ -345,21 +345,12 @@ def settle_lapsed_orders(now: datetime | None = None) -> dict[str, int]:
         if order is None:
             continue
         try:
-            if order.payment_method == PaymentMethod.CARD and order.stripe_session_id:
-                outcome = close_checkout(
-                    order,
-                    status=OrderStatus.EXPIRED,
-                    actor="worker",
-                    reason="reservation ran out unpaid",
-                )
-            else:
-                released = orders.release(
-                    order,
-                    status=OrderStatus.EXPIRED,
-                    actor="worker",
-                    reason="reservation ran out unpaid",
-                )
-                outcome = Outcome.RELEASED if released else Outcome.NO_CHANGE
+            outcome = close_checkout(
+                order,
+                status=OrderStatus.EXPIRED,
+                actor="worker",
+                reason="reservation ran out unpaid",
+            )
             db.session.commit()
         except Exception as exc:  # isolate each order: log, back off, go on
             db.session.rollback()

@@ -15,23 +15,19 @@ from sqlalchemy import event, func, select
 
 from shop.extensions import db
 from shop.inventory import services as inventory
-from shop.inventory.models import Lot, StockMovement
+from shop.inventory.models import StockMovement
 from shop.mail.models import OutboxEmail
 from shop.orders import services as orders
 from shop.orders.models import Allocation, Order, OrderEvent, PaymentMethod
 from tests.conftest import WEBHOOK_SECRET, csrf_token
 from tests.factories import make_lot, make_product, make_variant
+from tests.flows import CONTACT as BUYER
+from tests.flows import add_to_cart, checkout, lots
+from tests.flows import order as only_order
 from tests.stripe_standin import StripeStandIn
 
 STAFF = "staff@shop.example"
-CONTACT = {
-    "email": "buyer@clinic.example",
-    "contact_name": "Dr Ana Ruiz",
-    "company": "Clinica Ruiz",
-    "phone": "+34 600 000 000",
-    "shipping_address": "Calle Mayor 1\n28013 Madrid",
-    "country": "ES",
-}
+CONTACT = {k: v for k, v in BUYER.items() if k != "payment_method"}
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -55,41 +51,20 @@ def stocked(stripe_app: Flask) -> Flask:
 
 
 def _buy(client: FlaskClient, quantity: int, method: str = "card"):  # type: ignore[no-untyped-def]
-    token = csrf_token(client, "/products/meso-32")
-    added = client.post(
-        "/cart/add", data={"sku": "MN-32G-4MM-100", "quantity": quantity, "csrf_token": token}
-    )
-    assert added.status_code == 303
-    return client.post(
-        "/checkout",
-        data={**CONTACT, "payment_method": method, "csrf_token": csrf_token(client)},
-    )
-
-
-def _only_order(app: Flask) -> Order:
-    with app.app_context():
-        order = db.session.scalars(select(Order)).one()
-        db.session.expunge_all()
-        return order
+    assert add_to_cart(client, quantity).status_code == 303
+    return checkout(client, payment_method=method)
 
 
 def _paid_card_order(app: Flask, standin: StripeStandIn, quantity: int = 12) -> Order:
     """A buyer pays by card through the HTTP flow: 12 packs are EARLY x 5 and LATE x 7."""
     buyer = app.test_client()
     assert _buy(buyer, quantity).status_code == 303
-    order = _only_order(app)
+    order = only_order(app)
     standin.complete(order.stripe_session_id)
     assert buyer.get(f"/checkout/success?session_id={order.stripe_session_id}").status_code == 303
-    paid = _only_order(app)
+    paid = only_order(app)
     assert paid.status == "paid" and paid.stripe_payment_intent
     return paid
-
-
-def _lots(app: Flask) -> dict[str, tuple[int, int]]:
-    with app.app_context():
-        return {
-            lot.lot_number: (lot.quantity, lot.reserved) for lot in db.session.scalars(select(Lot))
-        }
 
 
 def _allocation_ids(app: Flask) -> dict[str, int]:
@@ -288,7 +263,7 @@ def test_ship_emails_the_buyer_and_records_history(
         staff_client, order, "ship", carrier="DHL Express", tracking_number="JD0146 0012"
     )
     assert response.status_code == 303
-    shipped = _only_order(stocked)
+    shipped = only_order(stocked)
     assert shipped.status == "shipped" and shipped.shipped_at is not None
     assert (shipped.carrier, shipped.tracking_number) == ("DHL Express", "JD0146 0012")
     with stocked.app_context():
@@ -355,12 +330,12 @@ def test_cancel_open_card_order_closes_the_session_and_releases_stock(
     stocked: Flask, stripe_standin: StripeStandIn, staff_client: FlaskClient
 ) -> None:
     _buy(stocked.test_client(), 7)
-    order = _only_order(stocked)
-    assert _lots(stocked) == {"EARLY": (5, 5), "LATE": (30, 2)}
+    order = only_order(stocked)
+    assert lots(stocked) == {"EARLY": (5, 5), "LATE": (30, 2)}
     response = _post(staff_client, order, "cancel", cancel_reason="buyer phoned: wrong gauge")
     assert response.status_code == 303
-    assert _only_order(stocked).status == "cancelled"
-    assert _lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
+    assert only_order(stocked).status == "cancelled"
+    assert lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
     assert stripe_standin.sessions[order.stripe_session_id]["status"] == "expired"
     assert (STAFF, "cancelled", "buyer phoned: wrong gauge") in _history(stocked)
 
@@ -369,13 +344,13 @@ def test_cancel_with_stripe_down_changes_nothing(
     stocked: Flask, stripe_standin: StripeStandIn, staff_client: FlaskClient
 ) -> None:
     _buy(stocked.test_client(), 3)
-    order = _only_order(stocked)
+    order = only_order(stocked)
     stripe_standin.down = True
     response = _post(staff_client, order, "cancel", cancel_reason="buyer asked")
     assert response.status_code == 503
     assert "Stripe could not be reached" in response.get_data(as_text=True)
-    assert _only_order(stocked).status == "pending_payment"
-    assert _lots(stocked)["EARLY"] == (5, 3)
+    assert only_order(stocked).status == "pending_payment"
+    assert lots(stocked)["EARLY"] == (5, 3)
     stripe_standin.down = False
     assert stripe_standin.sessions[order.stripe_session_id]["status"] == "open"
 
@@ -384,11 +359,11 @@ def test_cancel_bank_transfer_order_releases_stock(
     stocked: Flask, staff_client: FlaskClient
 ) -> None:
     _buy(stocked.test_client(), 3, method="bank_transfer")
-    order = _only_order(stocked)
-    assert _lots(stocked)["EARLY"] == (5, 3)
+    order = only_order(stocked)
+    assert lots(stocked)["EARLY"] == (5, 3)
     assert _post(staff_client, order, "cancel", cancel_reason="").status_code == 303
-    assert _only_order(stocked).status == "cancelled"
-    assert _lots(stocked)["EARLY"] == (5, 0)
+    assert only_order(stocked).status == "cancelled"
+    assert lots(stocked)["EARLY"] == (5, 0)
     assert (STAFF, "cancelled", "cancelled by staff") in _history(stocked)
 
 
@@ -396,26 +371,26 @@ def test_cancel_open_order_that_was_paid_meanwhile_keeps_the_payment(
     stocked: Flask, stripe_standin: StripeStandIn, staff_client: FlaskClient
 ) -> None:
     _buy(stocked.test_client(), 3)
-    order = _only_order(stocked)
+    order = only_order(stocked)
     stripe_standin.complete(order.stripe_session_id)  # no webhook yet
     response = _post(staff_client, order, "cancel")
     assert "reached Stripe first" in staff_client.get(response.location).get_data(as_text=True)
-    assert _only_order(stocked).status == "paid"
-    assert _lots(stocked)["EARLY"] == (2, 0)
+    assert only_order(stocked).status == "paid"
+    assert lots(stocked)["EARLY"] == (2, 0)
 
 
 def test_cancel_paid_order_refunds_in_full_and_restocks(
     stocked: Flask, stripe_standin: StripeStandIn, staff_client: FlaskClient
 ) -> None:
     order = _paid_card_order(stocked, stripe_standin)
-    assert _lots(stocked) == {"EARLY": (0, 0), "LATE": (23, 0)}
+    assert lots(stocked) == {"EARLY": (0, 0), "LATE": (23, 0)}
     response = _post(staff_client, order, "cancel", cancel_reason="clinic closed", restock_all="y")
     assert response.status_code == 303
-    cancelled = _only_order(stocked)
+    cancelled = only_order(stocked)
     assert cancelled.status == "cancelled" and cancelled.amount_refunded == 34620
     charge = stripe_standin.charge_object(order.stripe_session_id)
     assert charge["amount_refunded"] == 34620 and charge["refunded"] is True
-    assert _lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
+    assert lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
     assert sorted(r[:2] for r in _returned(stocked)) == [("EARLY", 5), ("LATE", 7)]
     actions = [a for who, a, _ in _history(stocked) if who == STAFF]
     assert actions == ["refund requested", "refunded", "cancelled"]
@@ -431,7 +406,7 @@ def test_shipped_order_cannot_be_cancelled(
         data={"nonce": "n" * 22, "csrf_token": csrf_token(staff_client, "/admin/")},
     )
     assert "cannot be cancelled" in staff_client.get(response.location).get_data(as_text=True)
-    assert _only_order(stocked).status == "shipped" and stripe_standin.refunds == {}
+    assert only_order(stocked).status == "shipped" and stripe_standin.refunds == {}
 
 
 # ---- refunds ----------------------------------------------------------------------------
@@ -451,7 +426,7 @@ def test_full_refund_with_restock_then_webhooks_find_nothing_new(
         **{f"restock_{ids['EARLY']}": "5", f"restock_{ids['LATE']}": "7"},
     )
     assert response.status_code == 303
-    refunded = _only_order(stocked)
+    refunded = only_order(stocked)
     assert refunded.amount_refunded == 34620 and refunded.status == "paid"
     (refund,) = stripe_standin.refunds.values()
     assert refund["amount"] == 34620 and refund["payment_intent"] == order.stripe_payment_intent
@@ -462,7 +437,7 @@ def test_full_refund_with_restock_then_webhooks_find_nothing_new(
     }
     assert refund["metadata"]["refund_request"].startswith(f"refund-{order.id}-")
     assert stripe_standin.charge_object(order.stripe_session_id)["amount_refunded"] == 34620
-    assert _lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
+    assert lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
     reason = f"order {order.number} returned"
     assert sorted(_returned(stocked)) == [("EARLY", 5, STAFF, reason), ("LATE", 7, STAFF, reason)]
     ((who, action, note),) = [e for e in _history(stocked) if e[1] == "refunded"]
@@ -481,7 +456,7 @@ def test_full_refund_with_restock_then_webhooks_find_nothing_new(
         _send(staff_client, stripe_standin.event("charge.refunded", charge)).get_json()["outcome"]
         == "no change"
     )
-    assert _only_order(stocked).amount_refunded == 34620
+    assert only_order(stocked).amount_refunded == 34620
 
 
 def test_partial_refund_restocks_the_chosen_packs_and_never_more_than_remains(
@@ -492,8 +467,8 @@ def test_partial_refund_restocks_the_chosen_packs_and_never_more_than_remains(
     late = f"restock_{ids['LATE']}"
     response = _post(staff_client, order, "refund", refund_amount="55,20", **{late: "2"})
     assert response.status_code == 303
-    assert _only_order(stocked).amount_refunded == 5520
-    assert _lots(stocked) == {"EARLY": (0, 0), "LATE": (25, 0)}
+    assert only_order(stocked).amount_refunded == 5520
+    assert lots(stocked) == {"EARLY": (0, 0), "LATE": (25, 0)}
     assert [r[:2] for r in _returned(stocked)] == [("LATE", 2)]
     html = staff_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert "7 sold, 2 back in stock" in html and "7 sold, 5 can go back" in html
@@ -516,7 +491,7 @@ def test_partial_refund_restocks_the_chosen_packs_and_never_more_than_remains(
     assert len(stripe_standin.refunds) == 1
     # The rest, in a second refund.
     assert _post(staff_client, order, "refund", refund_amount="291").status_code == 303
-    assert _only_order(stocked).amount_refunded == 34620
+    assert only_order(stocked).amount_refunded == 34620
     assert stripe_standin.charge_object(order.stripe_session_id)["amount_refunded"] == 34620
 
 
@@ -539,7 +514,7 @@ def test_a_refund_form_sent_twice_refunds_once(
         r.headers.get("Idempotency-Key") for r in stripe_standin.requests if r.path == "/v1/refunds"
     }
     assert len(keys) == 1 and keys.pop().startswith(f"refund-{order.id}-")
-    assert _only_order(stocked).amount_refunded == 3000
+    assert only_order(stocked).amount_refunded == 3000
     assert [r[:2] for r in _returned(stocked)] == [("EARLY", 1)]
     assert [e[1] for e in _history(stocked)].count("refunded") == 1
 
@@ -562,15 +537,15 @@ def test_stripe_down_refunds_nothing_and_the_same_form_works_later(
     assert "Stripe could not be reached, so nothing was refunded" in html
     assert 'value="100"' in html  # what was typed is kept, with the same nonce
     assert f'value="{data["nonce"]}"' in html
-    assert _only_order(stocked).amount_refunded == 0
-    assert _lots(stocked)["LATE"] == (23, 0) and _returned(stocked) == []
+    assert only_order(stocked).amount_refunded == 0
+    assert lots(stocked)["LATE"] == (23, 0) and _returned(stocked) == []
     # The amount is held for the refund (never refunded twice), nothing else changed.
     assert _history(stocked) == [*history, (STAFF, "refund requested", "$100.00")]
     assert stripe_standin.refunds == {}
     stripe_standin.down = False
     assert staff_client.post(f"/admin/orders/{order.number}/refund", data=data).status_code == 303
-    assert _only_order(stocked).amount_refunded == 10000
-    assert _lots(stocked)["LATE"] == (26, 0)
+    assert only_order(stocked).amount_refunded == 10000
+    assert lots(stocked)["LATE"] == (26, 0)
 
 
 def test_stripe_refusal_is_shown_and_changes_nothing(
@@ -584,7 +559,7 @@ def test_stripe_refusal_is_shown_and_changes_nothing(
     assert "Stripe made no refund: Refund amount ($10.00) is greater than unrefunded amount" in (
         response.get_data(as_text=True)
     )
-    assert _only_order(stocked).amount_refunded == 0
+    assert only_order(stocked).amount_refunded == 0
 
 
 # ---- bank transfers and the attention flag ----------------------------------------------
@@ -594,14 +569,14 @@ def test_bank_transfer_marked_paid_sells_the_stock(
     stocked: Flask, staff_client: FlaskClient
 ) -> None:
     _buy(stocked.test_client(), 4, method="bank_transfer")
-    order = _only_order(stocked)
+    order = only_order(stocked)
     page = staff_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert 'value="135.00"' in page  # the total, ready to confirm
     response = _post(staff_client, order, "mark-paid", amount_received="135.00")
     assert response.status_code == 303
-    paid = _only_order(stocked)
+    paid = only_order(stocked)
     assert paid.status == "paid" and not paid.needs_attention
-    assert _lots(stocked)["EARLY"] == (1, 0)
+    assert lots(stocked)["EARLY"] == (1, 0)
     assert (STAFF, "paid", "bank transfer") in _history(stocked)
     with stocked.app_context():
         subjects = db.session.scalars(select(OutboxEmail.subject)).all()
@@ -612,43 +587,43 @@ def test_bank_transfer_of_the_wrong_amount_is_flagged_then_cleared_with_a_note(
     stocked: Flask, staff_client: FlaskClient
 ) -> None:
     _buy(stocked.test_client(), 4, method="bank_transfer")
-    order = _only_order(stocked)
+    order = only_order(stocked)
     response = _post(staff_client, order, "mark-paid", amount_received="130")
     assert "Not marked paid" in staff_client.get(response.location).get_data(as_text=True)
-    flagged = _only_order(stocked)
+    flagged = only_order(stocked)
     assert flagged.status == "awaiting_transfer" and flagged.needs_attention
-    assert _lots(stocked)["EARLY"] == (5, 4)
+    assert lots(stocked)["EARLY"] == (5, 4)
     empty = _post(staff_client, order, "attention", attention_note=" ")
     assert empty.status_code == 422 and "Say what was done about it." in empty.get_data(
         as_text=True
     )
     cleared = _post(staff_client, order, "attention", attention_note="buyer sends the $5 missing")
     assert cleared.status_code == 303
-    assert not _only_order(stocked).needs_attention
+    assert not only_order(stocked).needs_attention
     ((who, note),) = [(w, n) for w, a, n in _history(stocked) if a == "attention cleared"]
     assert who == STAFF and note.startswith("buyer sends the $5 missing (flagged: payment of")
     assert _post(staff_client, order, "mark-paid", amount_received="135").status_code == 303
-    assert _only_order(stocked).status == "paid"
+    assert only_order(stocked).status == "paid"
 
 
 def test_card_orders_cannot_be_marked_paid_by_hand(
     stocked: Flask, stripe_standin: StripeStandIn, staff_client: FlaskClient
 ) -> None:
     _buy(stocked.test_client(), 2)
-    order = _only_order(stocked)
+    order = only_order(stocked)
     response = staff_client.post(
         f"/admin/orders/{order.number}/mark-paid",
         data={"amount_received": "75.00", "csrf_token": csrf_token(staff_client, "/admin/")},
     )
     assert "paid by card" in staff_client.get(response.location).get_data(as_text=True)
-    assert _only_order(stocked).status == "pending_payment"
+    assert only_order(stocked).status == "pending_payment"
 
 
 def test_bank_transfer_refund_is_recorded_without_stripe(
     stocked: Flask, staff_client: FlaskClient
 ) -> None:
     _buy(stocked.test_client(), 4, method="bank_transfer")
-    order = _only_order(stocked)
+    order = only_order(stocked)
     _post(staff_client, order, "mark-paid", amount_received="135.00")
     page = staff_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert "Record a refund sent by bank transfer" in page
@@ -656,9 +631,9 @@ def test_bank_transfer_refund_is_recorded_without_stripe(
         staff_client, order, "cancel", cancel_reason="duplicate order", restock_all="y"
     )
     assert response.status_code == 303
-    cancelled = _only_order(stocked)
+    cancelled = only_order(stocked)
     assert cancelled.status == "cancelled" and cancelled.amount_refunded == 13500
-    assert _lots(stocked)["EARLY"] == (5, 0)
+    assert lots(stocked)["EARLY"] == (5, 0)
 
 
 # ---- CSRF -------------------------------------------------------------------------------
@@ -676,4 +651,4 @@ def test_every_order_action_needs_the_csrf_token(
         data={"carrier": "DHL", "tracking_number": "1", "cancel_reason": "x", "nonce": "n" * 22},
     )
     assert response.status_code == 400
-    assert _only_order(app).status == "awaiting_transfer"
+    assert only_order(app).status == "awaiting_transfer"

@@ -16,8 +16,10 @@ from shop.extensions import db
 from shop.inventory.models import Lot, StockMovement
 from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
-from tests.conftest import WEBHOOK_SECRET, csrf_token
+from tests.conftest import WEBHOOK_SECRET
 from tests.factories import make_lot, make_product, make_variant
+from tests.flows import add_to_cart, checkout, lots, send_event
+from tests.flows import order as only_order
 from tests.stripe_standin import StripeStandIn
 
 CONTACT = {
@@ -46,50 +48,22 @@ def stocked(stripe_app: Flask) -> Flask:
     return stripe_app
 
 
-def _fill_cart(client: FlaskClient, quantity: int = 12) -> None:
-    token = csrf_token(client, "/products/meso-32")
-    response = client.post(
-        "/cart/add", data={"sku": "MN-32G-4MM-100", "quantity": quantity, "csrf_token": token}
-    )
-    assert response.status_code == 303
-
-
 def _checkout(client: FlaskClient, **changes: str):  # type: ignore[no-untyped-def]
-    return client.post("/checkout", data={**CONTACT, **changes, "csrf_token": csrf_token(client)})
-
-
-def _order(app: Flask) -> Order:
-    with app.app_context():
-        orders = db.session.scalars(select(Order)).all()
-        assert len(orders) == 1
-        db.session.expunge_all()
-        return orders[0]
-
-
-def _lots(app: Flask) -> dict[str, tuple[int, int]]:
-    with app.app_context():
-        return {
-            lot.lot_number: (lot.quantity, lot.reserved) for lot in db.session.scalars(select(Lot))
-        }
-
-
-def _send(client: FlaskClient, event: dict, **kwargs: int):  # type: ignore[no-untyped-def]
-    body, headers = StripeStandIn.webhook_request(event, WEBHOOK_SECRET, **kwargs)
-    return client.post("/stripe/webhook", data=body, headers=headers)
+    return checkout(client, **{**CONTACT, **changes})
 
 
 def test_checkout_reserves_fefo_and_builds_the_session_from_the_order(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 12)
+    add_to_cart(client, 12)
     response = _checkout(client, unit_amount="1", price="1")  # tampering is ignored
     assert response.status_code == 303
     assert response.location.startswith(stripe_standin.base_url + "/pay/cs_")
-    order = _order(stocked)
+    order = only_order(stocked)
     assert order.status == "pending_payment"
     assert (order.subtotal, order.shipping_amount, order.total) == (33120, 1500, 34620)
     # First expiry first out, never the short-dated lot.
-    assert _lots(stocked) == {"EARLY": (5, 5), "LATE": (30, 7), "SHORT": (50, 0)}
+    assert lots(stocked) == {"EARLY": (5, 5), "LATE": (30, 7), "SHORT": (50, 0)}
     session = stripe_standin.sessions[order.stripe_session_id]
     params = session.params
     assert params["client_reference_id"] == str(order.id)
@@ -108,32 +82,32 @@ def test_checkout_reserves_fefo_and_builds_the_session_from_the_order(
 def test_pressing_checkout_twice_makes_one_order_and_one_reservation(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 12)
+    add_to_cart(client, 12)
     first = _checkout(client)
     second = _checkout(client)
     assert first.location == second.location
-    _order(stocked)
-    assert _lots(stocked)["LATE"] == (30, 7)
+    only_order(stocked)
+    assert lots(stocked)["LATE"] == (30, 7)
     assert len(stripe_standin.sessions) == 1
 
 
 def test_paid_once_whether_webhook_or_return_page_comes_first(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 12)
+    add_to_cart(client, 12)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     paid = stripe_standin.complete(order.stripe_session_id)
     event = stripe_standin.event("checkout.session.completed", paid)
-    assert _send(client, event).status_code == 200
+    assert send_event(client, event).status_code == 200
     response = client.get(f"/checkout/success?session_id={order.stripe_session_id}")
     assert response.status_code == 303
     page = client.get(response.location).get_data(as_text=True)
     assert "Paid" in page and order.number in page
     assert "EARLY (" in page and "LATE (" in page
     assert "$346.20" in page
-    assert _send(client, event).get_json()["outcome"] == "duplicate"
-    assert _lots(stocked) == {"EARLY": (0, 0), "LATE": (23, 0), "SHORT": (50, 0)}
+    assert send_event(client, event).get_json()["outcome"] == "duplicate"
+    assert lots(stocked) == {"EARLY": (0, 0), "LATE": (23, 0), "SHORT": (50, 0)}
     with stocked.app_context():
         assert (
             db.session.scalar(
@@ -151,23 +125,23 @@ def test_paid_once_whether_webhook_or_return_page_comes_first(
 def test_return_page_first_then_webhook(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     paid = stripe_standin.complete(order.stripe_session_id)
     client.get(f"/checkout/success?session_id={order.stripe_session_id}")
-    response = _send(client, stripe_standin.event("checkout.session.completed", paid))
+    response = send_event(client, stripe_standin.event("checkout.session.completed", paid))
     assert response.get_json()["outcome"] == "already paid"
-    assert _order(stocked).status == "paid"
-    assert _lots(stocked)["EARLY"] == (2, 0)
+    assert only_order(stocked).status == "paid"
+    assert lots(stocked)["EARLY"] == (2, 0)
 
 
 def test_forged_missing_and_stale_signatures_are_refused(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     event = stripe_standin.event(
         "checkout.session.completed", stripe_standin.complete(order.stripe_session_id)
     )
@@ -180,7 +154,7 @@ def test_forged_missing_and_stale_signatures_are_refused(
         == 400
     )
     old = int(time.time()) - 600
-    assert _send(client, event, timestamp=old).status_code == 400
+    assert send_event(client, event, timestamp=old).status_code == 400
     tampered_body = body.replace(b'"amount_total": 10500', b'"amount_total": 1')
     good = StripeStandIn.sign(body, WEBHOOK_SECRET)
     assert (
@@ -189,14 +163,14 @@ def test_forged_missing_and_stale_signatures_are_refused(
         ).status_code
         == 400
     )
-    assert _order(stocked).status == "pending_payment"
+    assert only_order(stocked).status == "pending_payment"
 
 
 def test_unknown_event_type_is_acknowledged(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn, caplog
 ) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.INFO, logger="shop")
-    response = _send(client, stripe_standin.event("customer.created", {"id": "cus_1"}))
+    response = send_event(client, stripe_standin.event("customer.created", {"id": "cus_1"}))
     assert response.status_code == 200
     assert "unhandled type customer.created" in caplog.text
 
@@ -204,60 +178,61 @@ def test_unknown_event_type_is_acknowledged(
 def test_amount_mismatch_is_flagged_and_not_fulfilled(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     paid = stripe_standin.complete(order.stripe_session_id, amount_total=100)
-    _send(client, stripe_standin.event("checkout.session.completed", paid))
-    flagged = _order(stocked)
+    send_event(client, stripe_standin.event("checkout.session.completed", paid))
+    flagged = only_order(stocked)
     assert flagged.status == "pending_payment" and flagged.needs_attention
     assert "does not match" in flagged.attention_reason
-    assert _lots(stocked)["EARLY"] == (5, 3)  # nothing sold
+    assert lots(stocked)["EARLY"] == (5, 3)  # nothing sold
 
 
 def test_expired_event_after_payment_changes_nothing(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     paid = stripe_standin.complete(order.stripe_session_id)
-    _send(client, stripe_standin.event("checkout.session.completed", paid))
+    send_event(client, stripe_standin.event("checkout.session.completed", paid))
     expired = {**paid, "status": "expired"}
     assert (
-        _send(client, stripe_standin.event("checkout.session.expired", expired)).status_code == 200
+        send_event(client, stripe_standin.event("checkout.session.expired", expired)).status_code
+        == 200
     )
-    assert _order(stocked).status == "paid"
+    assert only_order(stocked).status == "paid"
 
 
 def test_late_payment_for_a_released_order_is_honoured_or_flagged(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     session = stripe_standin.session_object(order.stripe_session_id)
-    _send(
+    send_event(
         client, stripe_standin.event("checkout.session.expired", {**session, "status": "expired"})
     )
-    assert _order(stocked).status == "expired"
-    assert _lots(stocked)["EARLY"] == (5, 0)
+    assert only_order(stocked).status == "expired"
+    assert lots(stocked)["EARLY"] == (5, 0)
     paid = stripe_standin.complete(order.stripe_session_id)
-    _send(client, stripe_standin.event("checkout.session.completed", paid))
-    honoured = _order(stocked)
+    send_event(client, stripe_standin.event("checkout.session.completed", paid))
+    honoured = only_order(stocked)
     assert honoured.status == "paid" and not honoured.needs_attention
-    assert _lots(stocked)["EARLY"] == (2, 0)
+    assert lots(stocked)["EARLY"] == (2, 0)
 
 
 def test_late_payment_without_stock_is_recorded_flagged_and_never_confirmed(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
     """Issue 9.12: a late payment whose stock is gone is not "confirmed: Paid"."""
-    _fill_cart(client, 35)
+    add_to_cart(client, 35)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     session = stripe_standin.session_object(order.stripe_session_id)
-    _send(
+    send_event(
         client, stripe_standin.event("checkout.session.expired", {**session, "status": "expired"})
     )
     with stocked.app_context():  # someone else takes the stock meanwhile
@@ -265,8 +240,8 @@ def test_late_payment_without_stock_is_recorded_flagged_and_never_confirmed(
             lot.reserved = lot.quantity
         db.session.commit()
     paid = stripe_standin.complete(order.stripe_session_id)
-    _send(client, stripe_standin.event("checkout.session.completed", paid))
-    flagged = _order(stocked)
+    send_event(client, stripe_standin.event("checkout.session.completed", paid))
+    flagged = only_order(stocked)
     assert flagged.status == "expired" and flagged.needs_attention
     assert flagged.amount_paid == flagged.total and flagged.paid_at is not None
     assert "refund" in flagged.attention_reason
@@ -281,15 +256,15 @@ def test_late_payment_without_stock_is_recorded_flagged_and_never_confirmed(
 def test_stripe_down_during_checkout_leaves_nothing_reserved(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     stripe_standin.down = True
     response = _checkout(client)
     assert response.status_code == 503
     html = response.get_data(as_text=True)
     assert "Card payment is unavailable right now, so nothing was reserved or charged" in html
     assert 'value="Dr Ana Ruiz"' in html  # nothing typed is lost
-    assert _lots(stocked)["EARLY"] == (5, 0)
-    assert _order(stocked).status == "cancelled"
+    assert lots(stocked)["EARLY"] == (5, 0)
+    assert only_order(stocked).status == "cancelled"
     stripe_standin.down = False
     assert _checkout(client).status_code == 303
 
@@ -297,15 +272,15 @@ def test_stripe_down_during_checkout_leaves_nothing_reserved(
 def test_cancel_expires_the_session_and_releases_stock(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     response = client.get(f"/checkout/cancel?order={order.token}")
     assert response.status_code == 303 and response.location.endswith("/cart")
     page = client.get("/cart").get_data(as_text=True)
     assert "Payment cancelled: nothing was charged" in page and "MN-32G-4MM-100" in page
     assert stripe_standin.sessions[order.stripe_session_id]["status"] == "expired"
-    assert _lots(stocked)["EARLY"] == (5, 0)
+    assert lots(stocked)["EARLY"] == (5, 0)
     with pytest.raises(ValueError):
         stripe_standin.complete(order.stripe_session_id)
 
@@ -315,15 +290,15 @@ def test_worker_settles_reservations_whose_session_lapsed(
 ) -> None:
     from shop.payments.services import settle_lapsed_orders
 
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
     with stocked.app_context():
         order = db.session.scalars(select(Order)).one()
         order.reserved_until = datetime.now(UTC) - timedelta(minutes=1)
         db.session.commit()
         assert settle_lapsed_orders() == {"paid": 0, "released": 1, "failed": 0, "unchanged": 0}
-    assert _order(stocked).status == "expired"
-    assert _lots(stocked)["EARLY"] == (5, 0)
+    assert only_order(stocked).status == "expired"
+    assert lots(stocked)["EARLY"] == (5, 0)
 
 
 def test_worker_finds_a_payment_whose_webhook_never_came(
@@ -331,46 +306,46 @@ def test_worker_finds_a_payment_whose_webhook_never_came(
 ) -> None:
     from shop.payments.services import settle_lapsed_orders
 
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     stripe_standin.complete(order.stripe_session_id)
     with stocked.app_context():
         row = db.session.get(Order, order.id)
         row.reserved_until = datetime.now(UTC) - timedelta(minutes=1)
         db.session.commit()
         assert settle_lapsed_orders()["paid"] == 1
-    assert _order(stocked).status == "paid"
+    assert only_order(stocked).status == "paid"
 
 
 def test_refunds_follow_refund_events_and_charge_refunded(
     stocked: Flask, client: FlaskClient, stripe_standin: StripeStandIn
 ) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     paid = stripe_standin.complete(order.stripe_session_id)
-    _send(client, stripe_standin.event("checkout.session.completed", paid))
+    send_event(client, stripe_standin.event("checkout.session.completed", paid))
     refund = stripe_standin.refund_object(order.stripe_session_id, amount=2000, record=True)
-    _send(client, stripe_standin.event("refund.created", refund))
-    assert _order(stocked).amount_refunded == 2000
+    send_event(client, stripe_standin.event("refund.created", refund))
+    assert only_order(stocked).amount_refunded == 2000
     # An older charge.refunded arriving late never lowers the amount.
-    _send(
+    send_event(
         client,
         stripe_standin.event(
             "charge.refunded",
             stripe_standin.charge_object(order.stripe_session_id, amount_refunded=1000),
         ),
     )
-    assert _order(stocked).amount_refunded == 2000
+    assert only_order(stocked).amount_refunded == 2000
     second = stripe_standin.refund_object(order.stripe_session_id, amount=500, record=True)
-    _send(
+    send_event(
         client,
         stripe_standin.event(
             "charge.refunded", stripe_standin.charge_object(order.stripe_session_id)
         ),
     )
-    after = _order(stocked)
+    after = only_order(stocked)
     assert after.amount_refunded == 2500 and after.status == "paid"
     assert second["amount"] == 500
 
@@ -382,9 +357,9 @@ def test_invoice_pdf_lists_lots(
 
     from pypdf import PdfReader
 
-    _fill_cart(client, 7)
+    add_to_cart(client, 7)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     client.get(f"/checkout/success?session_id={order.stripe_session_id}")
     stripe_standin.complete(order.stripe_session_id)
     client.get(f"/checkout/success?session_id={order.stripe_session_id}")
@@ -396,9 +371,9 @@ def test_invoice_pdf_lists_lots(
 
 
 def test_order_link_is_unguessable(stocked: Flask, client: FlaskClient) -> None:
-    _fill_cart(client, 3)
+    add_to_cart(client, 3)
     _checkout(client)
-    order = _order(stocked)
+    order = only_order(stocked)
     assert len(order.token) >= 40
     assert client.get(f"/orders/{order.id}").status_code == 404
     assert re.fullmatch(r"\d{4}-\d{6}", order.number)

@@ -48,7 +48,7 @@ from tests.flows import CONTACT, add_to_cart, send_event
 from tests.stripe_standin import StripeStandIn
 
 SKUS = ("SM-A", "SM-B")
-EXAMPLES = int(os.environ.get("SHOP_STATE_MACHINE_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("SHOP_STATE_MACHINE_EXAMPLES", "10"))
 STEPS = int(os.environ.get("SHOP_STATE_MACHINE_STEPS", "40"))
 
 
