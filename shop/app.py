@@ -10,10 +10,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request, url_for
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.config import Settings, engine_options
+from shop.db import StatementDeadline
 from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
 from shop.money import decimal_amount, format_money
+from shop.urls import external_url
 from shop.wording import count, packs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,9 +38,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config)
         if "SQLALCHEMY_ENGINE_OPTIONS" not in config:
             app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
-                app.config["SQLALCHEMY_DATABASE_URI"]
+                app.config["SQLALCHEMY_DATABASE_URI"], settings
             )
     register_logging(app)
+    register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
@@ -55,8 +59,24 @@ def register_logging(app: Flask) -> None:
         )
 
 
+def register_proxy(app: Flask) -> None:
+    """Behind SHOP_PROXY_HOPS reverse proxies, the client's address, scheme and host are
+    the ones they forward (rate limits count per real client); never trusted otherwise."""
+    hops = app.config["SHOP_SETTINGS"].proxy_hops
+    if hops > 0:
+        # Flask's documented way to wrap its WSGI app; typeshed calls wsgi_app a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+
+
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    settings = app.config["SHOP_SETTINGS"]
+    deadline = StatementDeadline(settings.db_statement_timeout_ms / 1000 + 1)
+    with app.app_context():
+        deadline.install(db.engine)
+    app.extensions["db_deadline"] = deadline
     migrate.init_app(
         app, db, directory=str(ROOT / "migrations"), compare_type=True, render_as_batch=True
     )
@@ -131,6 +151,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["packs"] = packs
     app.jinja_env.filters["count"] = count
     app.jinja_env.globals["shop_currency"] = currency
+    app.jinja_env.globals["external_url"] = external_url
     fingerprints: dict[str, str] = {}
 
     def asset(filename: str) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -27,6 +29,16 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _list(name: str) -> tuple[str, ...] | None:
+    """A comma-separated setting as a tuple (None when unset or empty)."""
+    items = tuple(x.strip() for x in os.environ.get(name, "").split(",") if x.strip())
+    return items or None
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _development_secret_key(instance_dir: Path) -> str:
     """A key made once and kept under instance/, so every worker process shares it."""
     instance_dir.mkdir(parents=True, exist_ok=True)
@@ -36,6 +48,10 @@ def _development_secret_key(instance_dir: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+# What production needs that an operator may waive, one by one, in SHOP_WAIVE.
+WAIVABLE = ("postgres", "redis", "mail")
 
 
 @dataclass(frozen=True)
@@ -61,6 +77,22 @@ class Settings:
     guest_transfer_hours: int = 48
     max_open_transfers: int = 3
     bank_details: str = "Meso Needle Works Ltd · IBAN DE00 0000 0000 0000 0000 00 · BIC EXAMPLEXXX"
+    # Host names the shop answers to (None: any, in development); from TRUSTED_HOSTS.
+    trusted_hosts: tuple[str, ...] | None = None
+    # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host.
+    proxy_hops: int = 0
+    # Deadlines of the database: connecting, one statement, waiting for a pooled connection.
+    db_connect_timeout: int = 3
+    db_statement_timeout_ms: int = 10_000
+    db_pool_timeout: int = 5
+    # SMTP: STARTTLS on a plain port, or TLS from the start; a login when given.
+    mail_use_tls: bool = False
+    mail_use_ssl: bool = False
+    mail_username: str | None = None
+    mail_password: str | None = None
+    mail_ca_file: str | None = None
+    sentry_dsn: str | None = None
+    waived: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -73,20 +105,26 @@ class Settings:
         load_dotenv(override=False)
         production = os.environ.get("SHOP_ENV", "development") == "production"
         secret_key = os.environ.get("SECRET_KEY")
-        if not secret_key:
-            if production:
-                raise ConfigError("SECRET_KEY is required when SHOP_ENV=production")
+        if not secret_key and not production:
             secret_key = _development_secret_key(instance_dir)
         database_url = os.environ.get("DATABASE_URL")
-        if not database_url:
+        if not database_url and not production:
             instance_dir.mkdir(parents=True, exist_ok=True)
             database_url = f"sqlite:///{instance_dir / 'shop.sqlite3'}"
         currency = os.environ.get("SHOP_CURRENCY", "usd").lower()
         if len(currency) != 3 or not currency.isalpha():
             raise ConfigError(f"SHOP_CURRENCY must be an ISO 4217 code, got {currency!r}")
-        return cls(
-            database_url=database_url,
-            secret_key=secret_key,
+        waived = frozenset(_list("SHOP_WAIVE") or ())
+        unknown = waived - set(WAIVABLE)
+        if unknown:
+            raise ConfigError(
+                f"SHOP_WAIVE names {', '.join(sorted(unknown))}: only {', '.join(WAIVABLE)} "
+                "can be waived"
+            )
+        base_url = os.environ.get("SHOP_BASE_URL", "").rstrip("/")
+        settings = cls(
+            database_url=database_url or "",
+            secret_key=secret_key or "",
             production=production,
             stripe_secret_key=os.environ.get("STRIPE_SECRET_KEY") or None,
             stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
@@ -97,35 +135,77 @@ class Settings:
             mail_default_sender=os.environ.get("MAIL_DEFAULT_SENDER", "shop@meso-needles.example"),
             currency=currency,
             min_shelf_life_months=_int("SHOP_MIN_SHELF_LIFE_MONTHS", 12),
-            base_url=os.environ.get("SHOP_BASE_URL", cls.base_url).rstrip("/"),
+            base_url=base_url or cls.base_url,
             shipping_amount=_int("SHOP_SHIPPING_AMOUNT", 1500),
             free_shipping_from=_int("SHOP_FREE_SHIPPING_FROM", 50000),
             bank_transfer_days=_int("SHOP_BANK_TRANSFER_DAYS", 7),
             guest_transfer_hours=_int("SHOP_GUEST_TRANSFER_HOURS", 48),
             max_open_transfers=_int("SHOP_MAX_OPEN_TRANSFERS", 3),
             bank_details=os.environ.get("SHOP_BANK_DETAILS", cls.bank_details),
+            trusted_hosts=_list("TRUSTED_HOSTS")
+            or ((urlsplit(base_url).hostname or "",) if production and base_url else None),
+            proxy_hops=_int("SHOP_PROXY_HOPS", 0),
+            db_connect_timeout=_int("DATABASE_CONNECT_TIMEOUT", 3),
+            db_statement_timeout_ms=_int("DATABASE_STATEMENT_TIMEOUT_MS", 10_000),
+            db_pool_timeout=_int("DATABASE_POOL_TIMEOUT", 5),
+            mail_use_tls=_flag("MAIL_USE_TLS"),
+            mail_use_ssl=_flag("MAIL_USE_SSL"),
+            mail_username=os.environ.get("MAIL_USERNAME") or None,
+            mail_password=os.environ.get("MAIL_PASSWORD") or None,
+            mail_ca_file=os.environ.get("MAIL_CA_FILE") or None,
+            sentry_dsn=os.environ.get("SENTRY_DSN") or None,
+            waived=waived,
         )
+        if production:
+            settings.check_production(base_url_given=bool(base_url))
+        return settings
+
+    def check_production(self, *, base_url_given: bool = True) -> None:
+        """Refuse to run in production without what it needs; say everything missing."""
+        missing = []
+        if not self.secret_key:
+            missing.append("SECRET_KEY (sessions and CSRF tokens are signed with it)")
+        if not base_url_given:
+            missing.append("SHOP_BASE_URL (every link in email and at Stripe is built on it)")
+        if not self.database_url.startswith("postgresql") and "postgres" not in self.waived:
+            missing.append("DATABASE_URL of PostgreSQL (or SHOP_WAIVE=postgres)")
+        if not self.redis_url and "redis" not in self.waived:
+            missing.append("REDIS_URL, shared by every process (or SHOP_WAIVE=redis)")
+        if not self.mail_server and "mail" not in self.waived:
+            missing.append("MAIL_SERVER (or SHOP_WAIVE=mail, and mail is only logged)")
+        if missing:
+            raise ConfigError(
+                "SHOP_ENV=production refuses to start without: " + "; ".join(missing) + "."
+            )
 
     def flask_config(self) -> dict[str, Any]:
         """The mapping handed to `app.config`."""
+        redis_deadlines = {"socket_timeout": REDIS_TIMEOUT, "socket_connect_timeout": REDIS_TIMEOUT}
         return {
             "SECRET_KEY": self.secret_key,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
-            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(self.database_url),
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options(self.database_url, self),
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.production,
+            "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
             "REMEMBER_COOKIE_SECURE": self.production,
             "PREFERRED_URL_SCHEME": "https" if self.production else "http",
+            "TRUSTED_HOSTS": list(self.trusted_hosts) if self.trusted_hosts else None,
             "WTF_CSRF_TIME_LIMIT": None,
             "SEND_FILE_MAX_AGE_DEFAULT": 3600,
             "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_STORAGE_OPTIONS": redis_deadlines if self.redis_url else {},
+            # Redis down: every process counts on its own until it is back, and says so.
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            "RATELIMIT_SWALLOW_ERRORS": True,
             "RATELIMIT_HEADERS_ENABLED": True,
             "REMEMBER_COOKIE_HTTPONLY": True,
             "REMEMBER_COOKIE_SAMESITE": "Lax",
             "CACHE_TYPE": "RedisCache" if self.redis_url else "SimpleCache",
             "CACHE_REDIS_URL": self.redis_url,
+            "CACHE_OPTIONS": redis_deadlines if self.redis_url else {},
             "CACHE_DEFAULT_TIMEOUT": 600,
             "CACHE_KEY_PREFIX": "shop:",
             "SHOP_SETTINGS": self,
@@ -133,7 +213,33 @@ class Settings:
         }
 
 
-def engine_options(url: str) -> dict[str, Any]:
+# Seconds Redis may take to connect or answer before the shop goes on without it.
+REDIS_TIMEOUT = 0.5
+
+
+def engine_options(url: str, settings: Settings | None = None) -> dict[str, Any]:
+    """SQLAlchemy's engine options: deadlines for connecting, for each statement and for
+    a connection from the pool (PostgreSQL), the busy timeout on SQLite."""
+    settings = settings or Settings(database_url=url, secret_key="")
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+        return {"connect_args": {"timeout": 15}}
+    statement = settings.db_statement_timeout_ms
+    return {
+        "pool_size": 5,
+        "max_overflow": 5,
+        "pool_timeout": settings.db_pool_timeout,
+        "pool_recycle": 1800,
+        "connect_args": {
+            "connect_timeout": settings.db_connect_timeout,
+            # Server-side deadlines; a server that stops answering at all is cut off by the
+            # client's own deadline (shop.db.limit_statement_time).
+            "options": (
+                f"-c statement_timeout={statement} -c lock_timeout={statement} "
+                "-c idle_in_transaction_session_timeout=60000"
+            ),
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+        },
+    }

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from shop.extensions import db
 
@@ -26,6 +26,13 @@ def _error_response(status: int, title: str, message: str) -> ResponseReturnValu
 
 
 def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(SecurityError)
+    def untrusted_host(exc: SecurityError) -> ResponseReturnValue:
+        """A Host header the shop does not answer to (TRUSTED_HOSTS): no page is built for
+        it, since no link can be (the request's URLs cannot be matched)."""
+        log.warning("refused a request for an untrusted host: %s", exc.description)
+        return Response("Unknown host.\n", 400, mimetype="text/plain")
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from xml.etree import ElementTree as ET
 
-from flask import Blueprint, Response, url_for
+from flask import Blueprint, Response
 from sqlalchemy import select
 
 from shop.catalog.models import Product
 from shop.extensions import db
 from shop.guides.library import library
+from shop.urls import external_url
 
 bp = Blueprint("seo", __name__)
 
@@ -43,16 +44,12 @@ def sitemap() -> Response:
     home_day = max((d for d in (catalogue_day, guides_day) if d), default=None)
 
     entries: list[tuple[str, dt.date | None]] = [
-        (url_for("catalog.home", _external=True), home_day),
-        (url_for("catalog.product_list", _external=True), catalogue_day),
-        (url_for("guides.guide_list", _external=True), guides_day),
+        (external_url("catalog.home"), home_day),
+        (external_url("catalog.product_list"), catalogue_day),
+        (external_url("guides.guide_list"), guides_day),
     ]
-    entries += [
-        (url_for("catalog.product_page", slug=slug, _external=True), day) for slug, day in products
-    ]
-    entries += [
-        (url_for("guides.guide_page", slug=g.slug, _external=True), g.updated) for g in guides
-    ]
+    entries += [(external_url("catalog.product_page", slug=slug), day) for slug, day in products]
+    entries += [(external_url("guides.guide_page", slug=g.slug), g.updated) for g in guides]
 
     urlset = ET.Element("urlset", xmlns=SITEMAP_NS)
     for loc, day in entries:
@@ -70,7 +67,7 @@ def sitemap() -> Response:
 def robots() -> Response:
     lines = ["User-agent: *"]
     lines += [f"Disallow: {path}" for path in PRIVATE_PATHS]
-    lines += ["", f"Sitemap: {url_for('seo.sitemap', _external=True)}", ""]
+    lines += ["", f"Sitemap: {external_url('seo.sitemap')}", ""]
     response = Response("\n".join(lines), mimetype="text/plain")
     response.headers["Cache-Control"] = CACHE
     return response

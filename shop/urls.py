@@ -1,20 +1,26 @@
-"""Absolute links for email and Stripe, also outside a request (worker, commands)."""
+"""Absolute links (email, Stripe's return pages, canonical links, the sitemap, the API):
+built on SHOP_BASE_URL only, never on the Host header a request came with."""
 
 from __future__ import annotations
 
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
+from werkzeug.routing import MapAdapter
+
+
+def _adapter() -> MapAdapter:
+    adapter: MapAdapter | None = current_app.extensions.get("base_url_adapter")
+    if adapter is None:
+        base = urlsplit(current_app.config["SHOP_SETTINGS"].base_url)
+        adapter = current_app.url_map.bind(
+            base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
+        )
+        current_app.extensions["base_url_adapter"] = adapter
+    return adapter
 
 
 def external_url(endpoint: str, **values: Any) -> str:
-    """The absolute URL of an endpoint: from the request's host inside one, otherwise
-    from the SHOP_BASE_URL setting."""
-    if has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    base = urlsplit(current_app.config["SHOP_SETTINGS"].base_url)
-    adapter = current_app.url_map.bind(
-        base.netloc, script_name=base.path or "/", url_scheme=base.scheme or "http"
-    )
-    return adapter.build(endpoint, values, force_external=True)
+    """The absolute URL of an endpoint on the shop's own address (SHOP_BASE_URL)."""
+    return _adapter().build(endpoint, values, force_external=True)

@@ -568,7 +568,8 @@ class StripeStandIn:
     the stand-in itself; tests can assert it stays empty).
 
     Switches: ``down = True`` answers every API call with 503 ``api_error``;
-    :meth:`fail_next` and :meth:`drop_next` break the next few calls; :meth:`slow_next` makes
+    :meth:`fail_next` and :meth:`drop_next` break the next few calls; ``hang = True`` accepts
+    every API call and never answers (a Stripe that hangs); :meth:`slow_next` makes
     them take time (a second call with the same idempotency key meanwhile gets Stripe's 409
     ``idempotency_key_in_use``); ``refund_status = "pending"`` creates refunds pending, to be
     finished by :meth:`settle_refund` (``failed`` gives the money back to the charge). An
@@ -608,6 +609,8 @@ class StripeStandIn:
         self._delays: deque[float] = deque()
         self._in_flight: set[tuple[str, str]] = set()
         self.refund_status = "succeeded"
+        self.hang = False
+        self._stopping = threading.Event()
         self._lock = threading.RLock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -638,6 +641,7 @@ class StripeStandIn:
 
     def start(self) -> StripeStandIn:
         """Listen on 127.0.0.1 on a free port, serving from a daemon thread."""
+        self._stopping.clear()
         with self._lock:
             if self._server is None:
                 server = _Server(self)
@@ -653,6 +657,7 @@ class StripeStandIn:
 
     def stop(self) -> None:
         """Stop serving and close the listening socket (safe to call twice)."""
+        self._stopping.set()
         with self._lock:
             server, thread = self._server, self._thread
             self._server = self._thread = None
@@ -1328,6 +1333,11 @@ class StripeStandIn:
     def _answer_api(
         self, method: str, path: str, query: str, body: bytes, headers: Message
     ) -> _Response | None:
+        if self.hang:  # accept the call and never answer (until stopped)
+            with self._lock:
+                self.requests.append(RecordedRequest(method, path, {}, dict(headers.items())))
+            self._stopping.wait()
+            return None
         request_id = _new_id("req_", 14)
         parse_error: _ApiError | None = None
         try:

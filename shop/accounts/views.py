@@ -33,6 +33,11 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _account_key() -> str:
+    """Failed sign-ins also count per account, whichever addresses they come from."""
+    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
 def _failed(response: Response) -> bool:
     return response.status_code != 303
 
@@ -57,6 +62,9 @@ def _start_session(user: User) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute;50 per hour", methods=["POST"], deduct_when=_failed)
+@limiter.limit(
+    "10 per minute;50 per hour", methods=["POST"], deduct_when=_failed, key_func=_account_key
+)
 def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from shop.api.openapi import openapi_document
 from shop.catalog import queries
 from shop.catalog.models import Product
 from shop.extensions import db
 from shop.inventory.services import Availability, availability
+from shop.urls import external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -28,7 +29,7 @@ def product_json(product: Product, stock: dict[int, Availability]) -> dict[str, 
         "slug": product.slug,
         "name": product.name,
         "kind": product.kind,
-        "url": url_for("catalog.product_page", slug=product.slug, _external=True),
+        "url": external_url("catalog.product_page", slug=product.slug),
         "sterilisation_method": product.sterilisation_method,
         "shelf_life_months": product.shelf_life_months,
         "single_use": product.single_use,
@@ -67,7 +68,7 @@ def products() -> Response:
     stock = availability(v for p in result.products for v in p.variants)
     next_url = None
     if result.page < result.pages:
-        next_url = url_for("api.products", **filters.args(page=result.page + 1), _external=True)
+        next_url = external_url("api.products", **filters.args(page=result.page + 1))
     return jsonify(
         {"products": [product_json(p, stock) for p in result.products], "next": next_url}
     )
@@ -83,4 +84,4 @@ def product(slug: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify(openapi_document(url_for("api.products", _external=True).rsplit("/", 1)[0]))
+    return jsonify(openapi_document(external_url("api.products").rsplit("/", 1)[0]))

@@ -11,6 +11,7 @@ number of words) and loads the products of the page.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session, scoped_session, selectinload
+from sqlalchemy.orm.strategy_options import _AbstractLoad
 from werkzeug.datastructures import MultiDict
 
 from shop.catalog import search
@@ -26,8 +28,16 @@ from shop.catalog.models import Kind, Product, Variant
 from shop.catalog.versions import index_version
 
 PER_PAGE = 24
-_ACTIVE_VARIANTS_ONLY = selectinload(Product.variants.and_(Variant.is_active.is_(True)))
-_ACTIVE_VARIANTS = _ACTIVE_VARIANTS_ONLY.selectinload(Variant.price_tiers)
+
+
+@functools.cache
+def active_variants(*, price_tiers: bool = True) -> _AbstractLoad:
+    """The loader option for a product's active variants (and their price tiers): made on
+    first use, once every model is mapped, then reused."""
+    variants = selectinload(Product.variants.and_(Variant.is_active.is_(True)))
+    return variants.selectinload(Variant.price_tiers) if price_tiers else variants
+
+
 MAX_QUERY = 200
 MAX_VALUES = 20
 SORTS = {
@@ -422,7 +432,7 @@ def _products(session: Any, ids: list[int], *, price_tiers: bool) -> list[Produc
         for p in session.scalars(
             select(Product)
             .where(Product.id.in_(ids))
-            .options(_ACTIVE_VARIANTS if price_tiers else _ACTIVE_VARIANTS_ONLY)
+            .options(active_variants(price_tiers=price_tiers))
         )
     }
     return [loaded[i] for i in ids if i in loaded]
@@ -468,5 +478,5 @@ def product_by_slug(session: Session | scoped_session[Any], slug: str) -> Produc
     return session.scalar(
         select(Product)
         .where(Product.slug == slug, Product.is_active.is_(True))
-        .options(_ACTIVE_VARIANTS)
+        .options(active_variants())
     )

@@ -12,6 +12,7 @@ import contextlib
 import os
 import threading
 import weakref
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, cast
 
 from sqlalchemy import Engine, event, select, update
@@ -19,6 +20,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
 
 from shop.catalog.models import CatalogVersion
+from shop.db import StatementDeadline
 from shop.extensions import db
 
 PAGES_ROW = 1  # moved by every catalogue or stock change: cached pages show both
@@ -103,8 +105,9 @@ class _VersionReader:
                         self._connection = self._connect()
                     cursor = self._connection.cursor()
                     try:
-                        cursor.execute(sql)
-                        found = cursor.fetchone()
+                        with self._deadline(self._connection):
+                            cursor.execute(sql)
+                            found = cursor.fetchone()
                     finally:
                         cursor.close()
                     value = found[0] if found else None
@@ -117,6 +120,12 @@ class _VersionReader:
                             raise
                         raise wrapped from exc
         raise AssertionError("unreachable")
+
+    def _deadline(self, connection: Any) -> AbstractContextManager[None]:
+        """The database's client-side deadline over a read on this raw connection."""
+        engine = self._engine()
+        deadline = StatementDeadline.of(engine) if engine is not None else None
+        return deadline.watching(connection) if deadline is not None else nullcontext()
 
     def _wrapped(self, exc: Exception, sql: str) -> Exception:
         """A DBAPI error as SQLAlchemy raises it (OperationalError when the database is

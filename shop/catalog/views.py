@@ -22,12 +22,13 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
 
+from shop import shared_cache
 from shop.catalog import queries
 from shop.catalog.media import media_response
 from shop.catalog.models import Kind, Product
 from shop.catalog.pictures import needle_svg
 from shop.catalog.versions import page_version
-from shop.extensions import cache, db
+from shop.extensions import db
 from shop.inventory.services import availability, shop_min_shelf_life_months
 
 bp = Blueprint("catalog", __name__)
@@ -53,13 +54,13 @@ def cached_fragment(name: str, key: str, render: Callable[[], T]) -> T:
     CSRF_PLACEHOLDER) is served but never shared.
     """
     full_key = f"{name}:{page_version()}:{date.today().isoformat()}:{key}"
-    value: T | None = cache.get(full_key)
+    value: T | None = shared_cache.get(full_key)
     if value is None:
         token_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
         had_token = token_field in g
         value = render()
         if had_token or token_field not in g:
-            cache.set(full_key, value)
+            shared_cache.set(full_key, value)
     return value
 
 
@@ -76,14 +77,11 @@ def stateless_visitor() -> bool:
 
 
 def url_key() -> str:
-    """The request's URL (scheme, host, script root, path, raw query string) as a short cache
-    key: a page cached whole may show its host (canonical and og:url links) and its raw
-    arguments."""
+    """The request's path and raw query string as a short cache key: a page cached whole
+    shows its raw arguments (its links are built on SHOP_BASE_URL, never on the host)."""
     environ = request.environ
     url = "\n".join(
         (
-            environ["wsgi.url_scheme"],
-            request.host,
             environ.get("SCRIPT_NAME", ""),
             environ.get("PATH_INFO", ""),
             environ.get("QUERY_STRING", ""),
@@ -105,7 +103,7 @@ def home() -> str:
                 .where(Product.is_active.is_(True), Product.featured.is_(True))
                 .order_by(Product.name)
                 .limit(6)
-                .options(queries._ACTIVE_VARIANTS)
+                .options(queries.active_variants())
             )
         )
         stock = availability(v for p in featured for v in p.variants)

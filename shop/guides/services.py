@@ -45,7 +45,7 @@ def related_products(slugs: Sequence[str]) -> list[RelatedProduct]:
         for p in db.session.scalars(
             select(Product)
             .where(Product.slug.in_(slugs), Product.is_active.is_(True))
-            .options(queries._ACTIVE_VARIANTS)
+            .options(queries.active_variants())
         )
     }
     stock = availability(v for p in products.values() for v in p.variants)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template
 
 from shop.guides.library import Guide, library
 from shop.guides.services import RelatedProduct, related_products
+from shop.urls import external_url
 
 bp = Blueprint("guides", __name__)
 
@@ -25,7 +26,7 @@ def guide_page(slug: str) -> str:
     if guide is None:
         abort(404)
     products = related_products(guide.products)
-    canonical = url_for("guides.guide_page", slug=guide.slug, _external=True)
+    canonical = external_url("guides.guide_page", slug=guide.slug)
     return render_template(
         "guides/guide.html",
         guide=guide,
@@ -41,10 +42,10 @@ def article_json_ld(guide: Guide, products: list[RelatedProduct], url: str) -> d
     shop = {
         "@type": "Organization",
         "name": SHOP_NAME,
-        "url": url_for("catalog.home", _external=True),
+        "url": external_url("catalog.home"),
         "logo": {
             "@type": "ImageObject",
-            "url": url_for("static", filename="img/logo.svg", _external=True),
+            "url": external_url("static", filename="img/logo.svg"),
         },
     }
     return {
@@ -66,7 +67,7 @@ def article_json_ld(guide: Guide, products: list[RelatedProduct], url: str) -> d
             {
                 "@type": "Product",
                 "name": r.product.name,
-                "url": url_for("catalog.product_page", slug=r.product.slug, _external=True),
+                "url": external_url("catalog.product_page", slug=r.product.slug),
             }
             for r in products
         ],

@@ -42,8 +42,15 @@ def configured() -> bool:
     return _settings().card_payments
 
 
+# Deadlines of every call to Stripe: connecting, waiting for its answer, and one retry (with
+# the same idempotency key), so a call, a checkout with it, answers within 15 s.
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 5.0
+RETRIES = 1
+
+
 def client() -> stripe.StripeClient:
-    """The app's StripeClient (retries on), made once per app."""
+    """The app's StripeClient (deadlines set, one retry), made once per app process."""
     existing = current_app.extensions.get("stripe_client")
     if isinstance(existing, stripe.StripeClient):
         return existing
@@ -54,7 +61,10 @@ def client() -> stripe.StripeClient:
     if settings.stripe_api_base:
         base["api"] = settings.stripe_api_base
     made = stripe.StripeClient(
-        settings.stripe_secret_key, base_addresses=base, max_network_retries=2
+        settings.stripe_secret_key,
+        base_addresses=base,
+        http_client=stripe.RequestsClient(timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)),
+        max_network_retries=RETRIES,
     )
     current_app.extensions["stripe_client"] = made
     return made

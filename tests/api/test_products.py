@@ -16,7 +16,7 @@ def test_list_has_the_documented_shape(client: FlaskClient, demo: None) -> None:
     assert len(body["products"]) == 12
     product = next(p for p in body["products"] if p["slug"] == "meso-needle-32g")
     assert product["kind"] == "meso-needle"
-    assert product["url"] == "http://localhost/products/meso-needle-32g"
+    assert product["url"] == "http://127.0.0.1:5000/products/meso-needle-32g"
     variant = next(v for v in product["variants"] if v["sku"] == "MN-32G-4MM-100")
     assert {
         "sku",
@@ -54,7 +54,7 @@ def test_paging_with_next_link(app: Flask, client: FlaskClient) -> None:
         db.session.commit()
     first = client.get("/api/v1/products").get_json()
     assert len(first["products"]) == 50
-    assert first["next"] == "http://localhost/api/v1/products?page=2"
+    assert first["next"] == "http://127.0.0.1:5000/api/v1/products?page=2"
     second = client.get(first["next"]).get_json()
     assert len(second["products"]) == 5 and second["next"] is None
 
@@ -82,7 +82,7 @@ def test_openapi_describes_the_api(client: FlaskClient, demo: None) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
     assert set(doc["paths"]) == {"/products", "/products/{slug}"}
-    assert doc["servers"] == [{"url": "http://localhost/api/v1"}]
+    assert doc["servers"] == [{"url": "http://127.0.0.1:5000/api/v1"}]
     variant = doc["components"]["schemas"]["Variant"]
     body = client.get("/api/v1/products/meso-needle-32g").get_json()
     assert set(variant["required"]) <= set(body["variants"][0])

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import bench_search
 import bench_wrk
-from bench_server import ROOT, Gunicorn, flask_cli
+from bench_server import ROOT, Gunicorn, bench_gunicorn, flask_cli
 from bench_wrk import WrkResult
 
 BARE = "/_bench/bare"
@@ -370,7 +370,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
     say(f"migrated and seeded in {time.perf_counter() - started:.1f} s")
 
     heading(f"Pages, demo catalogue ({args.rounds} rounds x {args.seconds} s per URL)")
-    server = Gunicorn(server_env(env, args, "demo"), workdir / "gunicorn.log")
+    server = bench_gunicorn(server_env(env, args, "demo"), workdir / "gunicorn.log")
     servers.append(server)
     server.start()
     say(f"gunicorn -w 2 -k sync on {server.base_url}, workers {server.started_workers}")
@@ -396,7 +396,7 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
         )
     report["seed_large"] = {"variants": args.variants, "seconds": round(seed_seconds, 2)}
 
-    server = Gunicorn(server_env(env, args, "large"), workdir / "gunicorn.log")
+    server = bench_gunicorn(server_env(env, args, "large"), workdir / "gunicorn.log")
     servers.append(server)
     server.start()
     say(f"gunicorn restarted on {server.base_url} (caches cold), workers {server.started_workers}")

@@ -248,7 +248,7 @@ def test_two_presses_reaching_stripe_at_once_make_one_session(
             urls.append(payments.start_checkout(row))
             db.session.commit()
 
-    stripe_standin.slow_next(1, seconds=1.0)
+    stripe_standin.slow_next(1, seconds=0.6)  # done before the SDK's one retry (after 0.5 s)
     threads = [threading.Thread(target=press) for _ in range(2)]
     for thread in threads:
         thread.start()
@@ -270,7 +270,7 @@ def test_a_press_that_finds_its_payment_page_still_being_made_releases_nothing(
     import threading
 
     add_to_cart(client, 3)
-    stripe_standin.slow_next(1, seconds=6)
+    stripe_standin.slow_next(1, seconds=3)  # under the read deadline, longer than a retry
     token = csrf_token(client)
     from tests.flows import CONTACT
 

@@ -57,7 +57,7 @@ def test_sitemap_lists_every_active_product_and_guide(client: FlaskClient, demo:
         u.findtext("s:loc", namespaces=NS): u.findtext("s:lastmod", namespaces=NS)
         for u in root.findall("s:url", NS)
     }
-    base = "http://localhost"
+    base = "http://127.0.0.1:5000"
     assert {f"{base}/", f"{base}/products", f"{base}/guides"} <= urls.keys()
     products = {u.removeprefix(f"{base}/products/") for u in urls if "/products/" in u}
     assert products == active and len(active) == 12
@@ -72,7 +72,7 @@ def test_robots_txt_points_at_the_sitemap(client: FlaskClient) -> None:
     assert response.mimetype == "text/plain"
     lines = response.get_data(as_text=True).splitlines()
     assert "User-agent: *" in lines
-    assert "Sitemap: http://localhost/sitemap.xml" in lines
+    assert "Sitemap: http://127.0.0.1:5000/sitemap.xml" in lines
     assert "Disallow: /checkout" in lines and "Disallow: /admin/" in lines
     assert not any(line.strip() == "Disallow: /" for line in lines)
 
@@ -84,20 +84,20 @@ def test_open_graph_tags_default_to_the_page_title_and_description(
     og = _meta(html)
     assert og["og:title"] == "Meso Needle 32G"
     assert og["og:type"] == "website"
-    assert og["og:url"] == "http://localhost/products/meso-needle-32g"
+    assert og["og:url"] == "http://127.0.0.1:5000/products/meso-needle-32g"
     assert og["og:description"].startswith("Fine 32G needle")
     assert og["og:site_name"] == "Meso Needle Works"
 
     home = _meta(client.get("/").get_data(as_text=True))
     assert home["og:title"] == "Meso needles and multi-injectors for clinics"
-    assert home["og:url"] == "http://localhost/"
+    assert home["og:url"] == "http://127.0.0.1:5000/"
 
 
 def test_guide_has_canonical_article_og_and_article_json_ld(
     client: FlaskClient, demo: None
 ) -> None:
     html = client.get("/guides/choosing-a-needle-for-scalp-mesotherapy").get_data(as_text=True)
-    url = "http://localhost/guides/choosing-a-needle-for-scalp-mesotherapy"
+    url = "http://127.0.0.1:5000/guides/choosing-a-needle-for-scalp-mesotherapy"
     assert f'<link rel="canonical" href="{url}">' in html
     og = _meta(html)
     assert og["og:type"] == "article"
@@ -114,15 +114,15 @@ def test_guide_has_canonical_article_og_and_article_json_ld(
     assert article["publisher"]["name"] == "Meso Needle Works"
     assert len(article["citation"]) == 2
     assert len(article["mentions"]) == 12
-    assert article["mentions"][0]["url"] == "http://localhost/products/meso-needle-27g"
+    assert article["mentions"][0]["url"] == "http://127.0.0.1:5000/products/meso-needle-27g"
 
 
 def test_home_and_guide_list_have_canonical_links(client: FlaskClient) -> None:
-    assert '<link rel="canonical" href="http://localhost/">' in client.get("/").get_data(
+    assert '<link rel="canonical" href="http://127.0.0.1:5000/">' in client.get("/").get_data(
         as_text=True
     )
     html = client.get("/guides").get_data(as_text=True)
-    assert '<link rel="canonical" href="http://localhost/guides">' in html
+    assert '<link rel="canonical" href="http://127.0.0.1:5000/guides">' in html
 
 
 def test_html_is_gzipped_when_the_client_accepts_gzip(client: FlaskClient, demo: None) -> None:
