@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "urls": 1,
     "wording": 1,
     "forms": 1,
-    "shared_cache": 1,
+    "shared_cache": 2,
     "mail": 2,
     # domain, from the core out
     "catalog": 3,

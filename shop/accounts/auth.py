@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
-from flask import abort
+from flask import abort, session
 from flask_login import current_user, login_required
 
 from shop.accounts.models import User
@@ -16,12 +18,35 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+# How long a sign-in lasts: staff sessions end after a working day, buyers' after a month.
+STAFF_SESSION = timedelta(hours=12)
+BUYER_SESSION = timedelta(days=30)
+VERSION_KEY = "auth_version"
+SINCE_KEY = "auth_since"
+
+
 def load_user(user_id: str) -> User | None:
-    """The signed-in account of a session, if it still exists and is active."""
-    if not user_id.isdigit():
+    """The signed-in account of a session: it must still exist and be active, the session
+    must carry the account's current session version (sign-out, a new password or a
+    deactivation move it on) and be younger than its role allows."""
+    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 18:
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    if session.get(VERSION_KEY) != user.session_version:
+        return None
+    since = session.get(SINCE_KEY)
+    lifetime = STAFF_SESSION if user.is_staff else BUYER_SESSION
+    if not isinstance(since, int) or time.time() - since > lifetime.total_seconds():
+        return None
+    return user
+
+
+def start_session(user: User) -> None:
+    """Mark the (fresh) session as signed in to `user` now, at the account's version."""
+    session[VERSION_KEY] = user.session_version
+    session[SINCE_KEY] = int(time.time())
 
 
 login_manager.user_loader(load_user)

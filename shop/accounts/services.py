@@ -75,6 +75,8 @@ def set_active(user: User, active: bool, *, by: User) -> None:
     if not active and user.id == by.id:
         raise AccountRefused("You cannot deactivate your own account.")
     user.active = active
+    if not active:
+        user.end_sessions()
     log.info(
         "account %s %s by %s", user.email, "reactivated" if active else "deactivated", by.email
     )

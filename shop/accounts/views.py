@@ -11,7 +11,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from shop.accounts import services
-from shop.accounts.auth import signed_in
+from shop.accounts.auth import signed_in, start_session
 from shop.accounts.forms import LoginForm, RegisterForm
 from shop.accounts.models import User
 from shop.cart import services as carts
@@ -53,6 +53,7 @@ def _start_session(user: User) -> None:
     db.session.commit()
     session.clear()
     login_user(user)
+    start_session(user)
     if cart is not None:
         session[SESSION_KEY] = cart.token
     remember_count(cart)
@@ -83,8 +84,16 @@ def login() -> ResponseReturnValue:
 
 @bp.post("/logout")
 def logout() -> ResponseReturnValue:
+    """Sign out: this session and every copy of its cookie are over (the account's session
+    version moves on), and nothing of it stays in the browser."""
+    if current_user.is_authenticated:
+        account = db.session.get(User, current_user.id)
+        if account is not None:
+            account.end_sessions()
+            db.session.commit()
     logout_user()
     forget()
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("catalog.home"), code=303)
 

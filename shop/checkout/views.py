@@ -214,11 +214,14 @@ def cancel() -> ResponseReturnValue:
 
 
 @bp.get("/orders/<token>")
-def order_page(token: str) -> str:
+def order_page(token: str) -> Response:
+    """The order behind its secret link: never kept by a browser or a proxy cache."""
     order = orders.by_token(token)
     if order is None:
         abort(404)
-    return render_template("checkout/order.html", order=order)
+    response = Response(render_template("checkout/order.html", order=order))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/orders/<token>/invoice.pdf")

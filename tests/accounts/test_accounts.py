@@ -167,3 +167,77 @@ def test_merging_carts_at_sign_in_keeps_to_the_stock_and_the_line_limits(
     assert "Not carried into your cart: MN-32G-4MM-100: Only 50 packs" in page
     cart = client.get("/cart").get_data(as_text=True)
     assert 'value="30"' in cart and 'value="70"' not in cart
+
+
+def _copy_session(source: FlaskClient, target: FlaskClient) -> None:
+    """Copy the session cookie, as someone who read it off a shared computer would."""
+    cookie = source.get_cookie("session")
+    assert cookie is not None
+    target.set_cookie("session", cookie.value)
+
+
+def test_a_copied_session_cookie_is_dead_after_sign_out(app: Flask, client: FlaskClient) -> None:
+    """Issue 10: sessions lived on after sign-out; a copied cookie still worked."""
+    with app.app_context():
+        make_user("buyer@clinic.example", role="buyer")
+        db.session.commit()
+    sign_in(client, "buyer@clinic.example")
+    thief = app.test_client()
+    _copy_session(client, thief)
+    assert thief.get("/account/orders").status_code == 200  # the copy works while signed in
+    client.post("/account/logout", data={"csrf_token": csrf_token(client, "/account/orders")})
+    assert thief.get("/account/orders").status_code == 302  # and not after sign-out
+    assert client.get("/account/orders").status_code == 302
+
+
+def test_a_new_password_or_a_deactivation_ends_staff_sessions(
+    app: Flask, admin_client: FlaskClient, staff_client: FlaskClient
+) -> None:
+    """Issue 10: a staff password reset left old sessions valid."""
+    from shop.accounts.models import User as Account
+
+    assert staff_client.get("/admin/").status_code == 200
+    with app.app_context():
+        staff = db.session.scalar(select(Account).where(Account.email == "staff@shop.example"))
+        assert staff is not None
+        staff_id = staff.id
+    page = f"/admin/staff/{staff_id}/password"
+    token = csrf_token(admin_client, "/admin/staff")
+    response = admin_client.post(
+        page,
+        data={
+            "password": "another long password",
+            "confirm": "another long password",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:300]
+    assert staff_client.get("/admin/").status_code == 302  # sent to sign in again
+    assert sign_in(staff_client, "staff@shop.example", "another long password").status_code == 303
+    assert staff_client.get("/admin/").status_code == 200
+    token = csrf_token(admin_client, "/admin/staff")
+    admin_client.post(f"/admin/staff/{staff_id}/deactivate", data={"csrf_token": token})
+    assert staff_client.get("/admin/").status_code == 302
+
+
+def test_a_staff_session_ends_after_twelve_hours(app: Flask, staff_client: FlaskClient) -> None:
+    import time as clock
+
+    from shop.accounts.auth import SINCE_KEY
+
+    assert staff_client.get("/admin/").status_code == 200
+    with staff_client.session_transaction() as session:
+        session[SINCE_KEY] = int(clock.time()) - 12 * 3600 - 60
+    assert staff_client.get("/admin/").status_code == 302
+
+
+def test_the_order_page_is_never_stored_by_a_browser_or_proxy(
+    app: Flask, client: FlaskClient
+) -> None:
+    from tests.flows import add_to_cart, checkout, order, stock_needle
+
+    stock_needle(app, {"L1": 20})
+    add_to_cart(client, 2)
+    checkout(client, payment_method="bank_transfer")
+    page = client.get(f"/orders/{order(app).token}")
+    assert page.status_code == 200 and "no-store" in page.headers["Cache-Control"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import threading
@@ -43,8 +44,13 @@ def live_server(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    address = f"http://127.0.0.1:{server.server_port}"
+    # Links the shop sends out (Stripe's return pages, email) are built on SHOP_BASE_URL,
+    # which is here the live server's own address.
+    app.config["SHOP_SETTINGS"] = dataclasses.replace(app.config["SHOP_SETTINGS"], base_url=address)
+    app.extensions.pop("base_url_adapter", None)
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield address
     finally:
         server.shutdown()
         thread.join(timeout=5)
