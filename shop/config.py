@@ -76,6 +76,8 @@ class Settings:
     bank_transfer_days: int = 7
     guest_transfer_hours: int = 48
     max_open_transfers: int = 3
+    # Checkouts one client address may start (clinics behind one NAT may need more).
+    checkout_limit: str = "10 per minute;60 per hour"
     bank_details: str = "Meso Needle Works Ltd · IBAN DE00 0000 0000 0000 0000 00 · BIC EXAMPLEXXX"
     # Host names the shop answers to (None: any, in development); from TRUSTED_HOSTS.
     trusted_hosts: tuple[str, ...] | None = None
@@ -141,6 +143,7 @@ class Settings:
             bank_transfer_days=_int("SHOP_BANK_TRANSFER_DAYS", 7),
             guest_transfer_hours=_int("SHOP_GUEST_TRANSFER_HOURS", 48),
             max_open_transfers=_int("SHOP_MAX_OPEN_TRANSFERS", 3),
+            checkout_limit=os.environ.get("SHOP_CHECKOUT_LIMIT") or cls.checkout_limit,
             bank_details=os.environ.get("SHOP_BANK_DETAILS", cls.bank_details),
             trusted_hosts=_list("TRUSTED_HOSTS")
             or ((urlsplit(base_url).hostname or "",) if production and base_url else None),
@@ -208,6 +211,7 @@ class Settings:
             "CACHE_OPTIONS": redis_deadlines if self.redis_url else {},
             "CACHE_DEFAULT_TIMEOUT": 600,
             "CACHE_KEY_PREFIX": "shop:",
+            "SHOP_CHECKOUT_LIMIT": self.checkout_limit,
             "SHOP_SETTINGS": self,
             **self.extra,
         }

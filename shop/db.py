@@ -92,7 +92,7 @@ class StatementDeadline:
     def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
         self.end(dbapi_connection)
 
-    def _on_reset(self, dbapi_connection: Any, record: Any, *args: Any) -> None:
+    def _on_reset(self, dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
         self.begin(dbapi_connection)
 
     def _ping(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:

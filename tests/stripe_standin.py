@@ -468,6 +468,7 @@ class _Fault:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # Stripe takes many connections at once; so does the stand-in
 
     def __init__(self, standin: StripeStandIn) -> None:
         self.standin = standin
