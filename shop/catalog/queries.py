@@ -15,7 +15,7 @@ import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import select
@@ -163,6 +163,15 @@ class Filters:
 
 
 Combo = tuple[int, float, int]  # (gauge, length_mm, pins) of a variant
+
+
+class VariantRef(NamedTuple):
+    """An active variant as its stock is counted: its id and its own minimum shelf life."""
+
+    id: int
+    min_shelf_life_days: int | None
+
+
 _MAX_UNIONS = 256
 _FACET_POSITION = {"gauge": 0, "length": 1, "pins": 2}
 
@@ -195,11 +204,27 @@ class CatalogIndex:
     orders: dict[str, list[int]]  # sort -> ids of the active products in that order
     ranks: dict[str, dict[int, int]]  # sort -> product id -> its place in that order
     everything: int  # active products with an active variant: all that can be listed
+    # What a cached page needs to ask the stock about without loading products: each
+    # active product's active variants, the variants' own minimum shelf lives (only those
+    # that have one), active products by slug, and the home page's featured products.
+    variant_ids: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    shelf_life_days: dict[int, int] = field(default_factory=dict)
+    slugs: dict[str, int] = field(default_factory=dict)
+    featured: tuple[int, ...] = ()
     # Unions of combos already made, by the variant filters that chose them (at most
     # _MAX_UNIONS: filters come from URLs, anyone can make up new ones).
     # Unions already computed, by filters: products (bits) with a variant, or per value.
     _with: dict[Any, int] = field(default_factory=dict, compare=False, repr=False)
     _per_value: dict[Any, dict[Any, int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def variants_of(self, product_ids: Iterable[int]) -> list[VariantRef]:
+        """The active variants of these products, as the stock needs them."""
+        days = self.shelf_life_days
+        return [
+            VariantRef(variant_id, days.get(variant_id))
+            for product_id in product_ids
+            for variant_id in self.variant_ids.get(product_id, ())
+        ]
 
     def _forget_if_full(self) -> None:
         if len(self._with) + len(self._per_value) >= _MAX_UNIONS:
@@ -258,12 +283,19 @@ def _variant_passes(combo: Combo, filters: Filters, *, skip: str | None = None) 
     )
 
 
-_INDEX_PRODUCTS = select(Product.id, Product.kind, Product.name, Product.price_from).where(
-    Product.is_active.is_(True)
-)
-_INDEX_VARIANTS = select(Variant.gauge, Variant.length_mm, Variant.pins, Variant.product_id).where(
-    Variant.is_active.is_(True)
-)
+_INDEX_PRODUCTS = select(
+    Product.id, Product.kind, Product.name, Product.price_from, Product.slug, Product.featured
+).where(Product.is_active.is_(True))
+_INDEX_VARIANTS = select(
+    Variant.gauge,
+    Variant.length_mm,
+    Variant.pins,
+    Variant.product_id,
+    Variant.id,
+    Variant.min_shelf_life_days,
+).where(Variant.is_active.is_(True))
+# The home page shows this many featured products, by name.
+FEATURED = 6
 
 
 def _rows(session: Any, statement: Any) -> list[tuple[Any, ...]]:
@@ -280,13 +312,18 @@ def _rows(session: Any, statement: Any) -> list[tuple[Any, ...]]:
 def build_index(session: Any, version: int) -> CatalogIndex:
     """Read the active catalogue's families, variants and sort keys (two queries)."""
     products = _rows(session, _INDEX_PRODUCTS)
-    active = {product_id for product_id, _kind, _name, _price in products}
+    active = {product[0] for product in products}
     by_combo: dict[Combo, list[int]] = {}
-    for gauge, length, pins, product_id in _rows(session, _INDEX_VARIANTS):
+    variant_ids: dict[int, list[int]] = {}
+    shelf_life_days: dict[int, int] = {}
+    for gauge, length, pins, product_id, variant_id, days in _rows(session, _INDEX_VARIANTS):
         if product_id in active:
             by_combo.setdefault((gauge, length, pins), []).append(product_id)
+            variant_ids.setdefault(product_id, []).append(variant_id)
+            if days is not None:
+                shelf_life_days[variant_id] = days
     by_kind: dict[str, list[int]] = {}
-    for product_id, kind, _name, _price in products:
+    for product_id, kind, *_ in products:
         by_kind.setdefault(kind, []).append(product_id)
     by_name = sorted(products, key=lambda p: (p[2], p[0]))
     # Products without a price (no active priced variant) come last in both price orders.
@@ -307,6 +344,10 @@ def build_index(session: Any, version: int) -> CatalogIndex:
         orders=orders,
         ranks={sort: {pid: n for n, pid in enumerate(order)} for sort, order in orders.items()},
         everything=_union(combos.values()),
+        variant_ids={pid: tuple(sorted(ids)) for pid, ids in variant_ids.items()},
+        shelf_life_days=shelf_life_days,
+        slugs={p[4]: p[0] for p in products},
+        featured=tuple(p[0] for p in by_name if p[5])[:FEATURED],
     )
 
 
@@ -438,18 +479,22 @@ def _products(session: Any, ids: list[int], *, price_tiers: bool) -> list[Produc
     return [loaded[i] for i in ids if i in loaded]
 
 
-def listing(
-    session: Any,
-    filters: Filters,
-    *,
-    per_page: int = PER_PAGE,
-    facets: bool = True,
-    price_tiers: bool = True,
-) -> Listing:
-    """One page of the filtered catalogue with its facet counts, in a fixed number of queries:
-    the text search (when there is one) and the page's products with their active variants
-    (and their price tiers, unless `price_tiers` is false: the cards show the from-price);
-    plus the index's two when the catalogue version moved."""
+@dataclass(frozen=True)
+class Selection:
+    """Which products a listing shows, decided without loading any of them."""
+
+    filters: Filters
+    index: CatalogIndex
+    matching: int  # the text search's products (or all of them)
+    total: int
+    page: int
+    pages: int
+    ids: list[int]  # the page's products, in order
+
+
+def select_page(session: Any, filters: Filters, *, per_page: int = PER_PAGE) -> Selection:
+    """The page of the filtered catalogue, as product ids: from the index, plus the text
+    search (one query) when there is one."""
     index = catalog_index(session)
     matching = index.everything
     if filters.q:
@@ -461,13 +506,31 @@ def listing(
     pages = max(1, math.ceil(total / per_page))
     page = min(filters.page, pages)
     ids = _page_ids(index, filters.sort, found, (page - 1) * per_page, per_page)
+    return Selection(filters, index, matching, total, page, pages, ids)
+
+
+def listing(
+    session: Any,
+    filters: Filters,
+    *,
+    per_page: int = PER_PAGE,
+    facets: bool = True,
+    price_tiers: bool = True,
+    selection: Selection | None = None,
+) -> Listing:
+    """One page of the filtered catalogue with its facet counts, in a fixed number of queries:
+    the text search (when there is one, and no `selection` made already) and the page's
+    products with their active variants (and their price tiers, unless `price_tiers` is
+    false: the cards show the from-price); plus the index's two when the catalogue version
+    moved."""
+    chosen = selection or select_page(session, filters, per_page=per_page)
     return Listing(
         filters,
-        _products(session, ids, price_tiers=price_tiers),
-        total,
-        page,
-        pages,
-        _facets(index, filters, matching) if facets else [],
+        _products(session, chosen.ids, price_tiers=price_tiers),
+        chosen.total,
+        chosen.page,
+        chosen.pages,
+        _facets(chosen.index, filters, chosen.matching) if facets else [],
     )
 
 

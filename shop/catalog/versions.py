@@ -1,9 +1,11 @@
-"""Versions that say when cached catalogue pages and each process's catalogue index are
-stale: read on every cached page, moved by every change a visitor would see.
+"""The catalogue's version, which says when cached catalogue pages and each process's
+catalogue index are stale: read once by every catalogue request, moved by every catalogue
+change (products, variants, prices, search words).
 
-Two counters in the `catalog_version` table: the page version (moved by any change of the
-catalogue or of what can be sold) and the index version (moved by catalogue changes only:
-what is derived from products, variants and prices, without stock).
+Stock never moves it: a cached page is keyed by the stock of the variants it shows as
+well (inventory.stock_digest), so a sale refreshes the pages of its own variants and
+nothing else. The `catalog_version` table's row 1 holds it (row 2, the index's own
+version while stock moved the pages' one, is no longer read or moved).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import weakref
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, cast
 
+from flask import g, has_request_context
 from sqlalchemy import Engine, event, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError
@@ -23,24 +26,29 @@ from shop.catalog.models import CatalogVersion
 from shop.db import StatementDeadline
 from shop.extensions import db
 
-PAGES_ROW = 1  # moved by every catalogue or stock change: cached pages show both
-INDEX_ROW = 2  # moved by catalogue changes only: what does not show stock (the index)
+PAGES_ROW = 1
+_MEMO = "_catalogue_version"
 
 
 def page_version() -> int:
-    """The catalogue's version: cached pages are valid for one version only.
+    """The catalogue's version: cached pages and the catalogue index are valid for one.
 
-    Read on every cached page, so on a connection of its own (see `_VersionReader`) rather
-    than through the ORM session: the last committed version, at the cost of one indexed
-    one-row SELECT. The database stays the only source of truth.
+    Read on a connection of its own (see `_VersionReader`) rather than through the ORM
+    session: the last committed version, at the cost of one indexed one-row SELECT, once
+    per request (a request's later asks get the same answer). The database stays the only
+    source of truth.
     """
-    return _read(PAGES_ROW)
+    if not has_request_context():
+        return _read(PAGES_ROW)
+    version: int | None = g.get(_MEMO)
+    if version is None:
+        version = _read(PAGES_ROW)
+        setattr(g, _MEMO, version)
+    return version
 
 
-def index_version() -> int:
-    """The version of the catalogue without its stock: products, variants, prices, search
-    words. What is derived from these alone (queries.CatalogIndex) is valid for one."""
-    return _read(INDEX_ROW)
+# What queries.CatalogIndex is derived from is the catalogue without its stock: the same.
+index_version = page_version
 
 
 def _read(row: int) -> int:
@@ -69,10 +77,7 @@ class _VersionReader:
     it), closed when the engine is disposed or collected, and made again after an error.
     """
 
-    _SQL = {
-        PAGES_ROW: "SELECT version FROM catalog_version WHERE id = 1",
-        INDEX_ROW: "SELECT version FROM catalog_version WHERE id = 2",
-    }
+    _SQL = {PAGES_ROW: "SELECT version FROM catalog_version WHERE id = 1"}
 
     def __init__(self, engine: Engine) -> None:
         self._engine = weakref.ref(engine)
@@ -164,18 +169,11 @@ def catalogue_changed() -> None:
     """A catalogue change: invalidates every cached catalogue page and each process's
     catalogue index (flushes; visible to others at commit)."""
     _bump(PAGES_ROW)
-    _bump(INDEX_ROW)
-
-
-def stock_changed() -> None:
-    """A change of what can be sold: invalidates every cached catalogue page (pages show
-    stock) but not the catalogue index, which holds no stock (flushes; visible to others at
-    commit)."""
-    _bump(PAGES_ROW)
+    if has_request_context():
+        g.pop(_MEMO, None)  # this request reads the new version from now on
 
 
 def _bump(row: int) -> None:
-    # Row 1 first, always: concurrent bumps queue on its lock and never deadlock.
     result = db.session.execute(
         update(CatalogVersion)
         .where(CatalogVersion.id == row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import TypeVar
 
@@ -25,11 +25,16 @@ from sqlalchemy import select
 from shop import shared_cache
 from shop.catalog import queries
 from shop.catalog.media import media_response
-from shop.catalog.models import Kind, Product
+from shop.catalog.models import Kind, Product, Variant
 from shop.catalog.pictures import needle_svg
 from shop.catalog.versions import page_version
 from shop.extensions import db
-from shop.inventory.services import availability, shop_min_shelf_life_months
+from shop.inventory.services import (
+    Availability,
+    availability,
+    shop_min_shelf_life_months,
+    stock_digest,
+)
 
 bp = Blueprint("catalog", __name__)
 media_bp = Blueprint("media", __name__)
@@ -45,15 +50,20 @@ T = TypeVar("T")
 CSRF_PLACEHOLDER = "__csrf_token_placeholder__"
 
 
-def cached_fragment(name: str, key: str, render: Callable[[], T]) -> T:
-    """HTML rendered once per catalogue version and day, shared by every request.
+def cached_fragment(
+    name: str, key: str, render: Callable[[], T], *, stock: Mapping[int, Availability] | None = None
+) -> T:
+    """HTML rendered once per catalogue version, day and stock shown, shared by every request.
 
-    The key carries the catalogue version (bumped by every catalogue or stock change)
-    and today's date (lots age past the minimum shelf life), so a stale entry is never
-    read again. A render that put the visitor's CSRF token in the HTML (rather than
-    CSRF_PLACEHOLDER) is served but never shared.
+    The key carries the catalogue version (moved by every catalogue change), today's date
+    (lots age past the minimum shelf life) and a digest of `stock`, the availability of
+    the variants the page shows, which `render` must show as it is: so a stale entry is
+    never read again, and a sale refreshes only the pages of the variants it changed. A
+    render that put the visitor's CSRF token in the HTML (rather than CSRF_PLACEHOLDER) is
+    served but never shared.
     """
-    full_key = f"{name}:{page_version()}:{date.today().isoformat()}:{key}"
+    digest = stock_digest(stock) if stock else "-"
+    full_key = f"{name}:{page_version()}:{date.today().isoformat()}:{digest}:{key}"
     value: T | None = shared_cache.get(full_key)
     if value is None:
         token_field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
@@ -62,6 +72,17 @@ def cached_fragment(name: str, key: str, render: Callable[[], T]) -> T:
         if had_token or token_field not in g:
             shared_cache.set(full_key, value)
     return value
+
+
+def _shown(
+    stock: Mapping[int, Availability], variants: Iterable[Variant]
+) -> dict[int, Availability]:
+    """The stock to render these variants with: the one the page is keyed by, unless the
+    catalogue moved meanwhile and a variant is missing from it (then counted afresh)."""
+    variants = list(variants)
+    if all(v.id in stock for v in variants):
+        return dict(stock)
+    return availability(variants)
 
 
 # Session keys that do not change a catalogue page: a visitor whose session holds no more
@@ -96,47 +117,51 @@ def _with_csrf(html: str) -> Markup:
 
 @bp.get("/")
 def home() -> str:
+    index = queries.catalog_index(db.session)
+    stock = availability(index.variants_of(index.featured))
+
     def render() -> str:
         featured = list(
             db.session.scalars(
                 select(Product)
-                .where(Product.is_active.is_(True), Product.featured.is_(True))
-                .order_by(Product.name)
-                .limit(6)
+                .where(Product.id.in_(index.featured))
                 .options(queries.active_variants())
             )
         )
-        stock = availability(v for p in featured for v in p.variants)
-        return render_template("catalog/_home.html", featured=featured, stock=stock, kinds=Kind)
+        featured.sort(key=lambda p: index.featured.index(p.id))
+        shown = _shown(stock, (v for p in featured for v in p.variants))
+        return render_template("catalog/_home.html", featured=featured, stock=shown, kinds=Kind)
 
-    return render_template("catalog/home.html", body=Markup(cached_fragment("home", "", render)))  # noqa: S704
+    body = cached_fragment("home", "", render, stock=stock)
+    return render_template("catalog/home.html", body=Markup(body))  # noqa: S704
 
 
 @bp.get("/products")
 def product_list() -> str:
     """The filtered catalogue. Visitors without state of their own (most of them) get the
     whole page from the cache, keyed by URL; the others get it rendered around the cached
-    listing, keyed by filters, so that their cart count and messages show."""
+    listing, keyed by filters, so that their cart count and messages show. Either is keyed
+    by the stock of the page's variants too, found from the catalogue index."""
+    filters = queries.Filters.from_args(request.args)
+    selection = queries.select_page(db.session, filters)
+    stock = availability(selection.index.variants_of(selection.ids))
 
-    def render_listing(filters: queries.Filters) -> str:
-        result = queries.listing(db.session, filters, price_tiers=False)
-        stock = availability(v for p in result.products for v in p.variants)
+    def render_listing() -> str:
+        result = queries.listing(db.session, filters, price_tiers=False, selection=selection)
+        shown = _shown(stock, (v for p in result.products for v in p.variants))
         return render_template(
-            "catalog/_listing.html", listing=result, stock=stock, sorts=queries.SORTS
+            "catalog/_listing.html", listing=result, stock=shown, sorts=queries.SORTS
         )
 
-    def render_page(filters: queries.Filters, body: str) -> str:
+    def render_page(body: str) -> str:
         return render_template("catalog/list.html", filters=filters, body=Markup(body))  # noqa: S704
 
-    def render_whole() -> str:
-        filters = queries.Filters.from_args(request.args)
-        return render_page(filters, render_listing(filters))
-
     if stateless_visitor():
-        return cached_fragment("listing-page", url_key(), render_whole)
-    filters = queries.Filters.from_args(request.args)
-    body = cached_fragment("listing", filters.cache_key(), lambda: render_listing(filters))
-    return render_page(filters, body)
+        return cached_fragment(
+            "listing-page", url_key(), lambda: render_page(render_listing()), stock=stock
+        )
+    body = cached_fragment("listing", filters.cache_key(), render_listing, stock=stock)
+    return render_page(body)
 
 
 @bp.get("/products/<slug>")
@@ -145,8 +170,15 @@ def product_page(slug: str) -> str:
 
 
 def render_product_page(slug: str, *, error: tuple[str, str, str] | None = None) -> tuple[str, int]:
-    """The product page; with `error` (sku, message, quantity typed) it is rendered afresh
-    with the message beside that variant's form and the quantity kept."""
+    """The product page. Visitors without state of their own get it whole from the cache
+    (the CSRF token of the add-to-cart forms put in per request); the others get it
+    rendered around the cached product. With `error` (sku, message, quantity typed) it is
+    rendered afresh with the message beside that variant's form and the quantity kept."""
+    index = queries.catalog_index(db.session)
+    product_id = index.slugs.get(slug)
+    if product_id is None:
+        abort(404)
+    stock = availability(index.variants_of([product_id]))
 
     def render() -> dict[str, str]:
         product = queries.product_by_slug(db.session, slug)
@@ -156,7 +188,7 @@ def render_product_page(slug: str, *, error: tuple[str, str, str] | None = None)
         html = render_template(
             "catalog/_product.html",
             product=product,
-            stock=availability(product.variants),
+            stock=_shown(stock, product.variants),
             csrf_placeholder=CSRF_PLACEHOLDER,
             min_shelf_life_months=shop_min_shelf_life_months(),
             guides=guides_for(slug) if guides_for else [],
@@ -164,16 +196,29 @@ def render_product_page(slug: str, *, error: tuple[str, str, str] | None = None)
         )
         return {"html": html, "title": product.name, "description": product.summary}
 
-    page = render() if error else cached_fragment("product", slug, render)
+    def render_whole(page: dict[str, str]) -> str:
+        return render_template(
+            "catalog/product.html",
+            body=Markup(page["html"]),  # noqa: S704 - rendered by our own template
+            title=page["title"],
+            description=page["description"],
+            slug=slug,
+        )
+
+    if error is None and stateless_visitor():
+
+        def render_whole_page() -> dict[str, str]:
+            page = render()
+            return {"html": render_whole(page)} if page else {}
+
+        whole = cached_fragment("product-page", slug, render_whole_page, stock=stock)
+        if not whole:
+            abort(404)
+        return _with_csrf(whole["html"]), 200
+    page = render() if error else cached_fragment("product", slug, render, stock=stock)
     if not page:
         abort(404)
-    html = render_template(
-        "catalog/product.html",
-        body=_with_csrf(page["html"]),
-        title=page["title"],
-        description=page["description"],
-        slug=slug,
-    )
+    html = render_whole({**page, "html": _with_csrf(page["html"])})
     return html, 422 if error else 200
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import calendar
 import enum
+import functools
+import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select, update
+from sqlalchemy.sql import Executable
 
 from shop.catalog.models import Variant
-from shop.catalog.versions import stock_changed
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.inventory.models import Lot, MovementKind, StockMovement
@@ -30,7 +33,17 @@ def shop_min_shelf_life_months() -> int:
     return int(current_app.config["SHOP_SETTINGS"].min_shelf_life_months)
 
 
-def sellable_from(variant: Variant, today: date, *, default_months: int) -> date:
+class Sellable(Protocol):
+    """A variant as its stock is counted (a Variant, or the catalogue index's VariantRef)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def min_shelf_life_days(self) -> int | None: ...
+
+
+def sellable_from(variant: Sellable, today: date, *, default_months: int) -> date:
     """The earliest expiry date a lot of this variant may have to be sold online today."""
     if variant.min_shelf_life_days is not None:
         return today + timedelta(days=variant.min_shelf_life_days)
@@ -52,8 +65,23 @@ class Availability:
 NONE_AVAILABLE = Availability(0, None)
 
 
+@functools.cache
+def _free_lots() -> Executable:
+    """Lots with packs for sale of some variants expiring no sooner than a date: one
+    statement made once (every cached page runs it, to key itself by its stock)."""
+    return (
+        select(Lot.variant_id, Lot.expires_on, Lot.quantity - Lot.reserved)
+        .where(
+            Lot.variant_id.in_(bindparam("variant_ids", expanding=True)),
+            Lot.expires_on >= bindparam("earliest"),
+            Lot.quantity > Lot.reserved,
+        )
+        .order_by(Lot.variant_id, Lot.expires_on)
+    )
+
+
 def availability(
-    variants: Iterable[Variant], *, today: date | None = None
+    variants: Iterable[Sellable], *, today: date | None = None
 ) -> dict[int, Availability]:
     """Availability by variant id, in one query whatever the number of variants.
 
@@ -68,15 +96,11 @@ def availability(
     months = shop_min_shelf_life_months()
     cutoffs = {v.id: sellable_from(v, today, default_months=months) for v in variants}
     earliest = min(cutoffs.values())
-    rows = db.session.execute(
-        select(Lot.variant_id, Lot.expires_on, Lot.quantity - Lot.reserved)
-        .where(
-            Lot.variant_id.in_(cutoffs),
-            Lot.expires_on >= earliest,
-            Lot.quantity > Lot.reserved,
-        )
-        .order_by(Lot.variant_id, Lot.expires_on)
-    ).all()
+    rows = (
+        db.session.connection()
+        .execute(_free_lots(), {"variant_ids": list(cutoffs), "earliest": earliest})
+        .all()
+    )
     totals: dict[int, int] = defaultdict(int)
     first: dict[int, date] = {}
     for variant_id, expires_on, free in rows:
@@ -129,7 +153,7 @@ def receive_lot(
         )
     db.session.flush()
     _move(lot, MovementKind.RECEIVED, quantity, actor=actor, reason=reason)
-    _stock_changed()
+    db.session.flush()
     return lot
 
 
@@ -228,7 +252,7 @@ def reserve(
     by_id = {lot.id: lot for lot in lots}
     for pick in (p for taken in picks for p in taken):
         by_id[pick.lot_id].reserved += pick.quantity
-    _stock_changed(any(picks))
+    db.session.flush()
     return picks
 
 
@@ -236,7 +260,7 @@ def release(held: Sequence[tuple[int, int]]) -> None:
     """Give reserved packs back: (lot id, packs) pairs. Call `lock_stock()` first."""
     for lot, n in _locked_with_totals(held):
         lot.reserved -= n
-    _stock_changed(bool(held))
+    db.session.flush()
 
 
 def sell(held: Sequence[tuple[int, int]], *, actor: str, reason: str) -> None:
@@ -270,12 +294,12 @@ def _move(lot: Lot, kind: MovementKind, quantity: int, *, actor: str, reason: st
     )
 
 
-def _stock_changed(changed: bool = True) -> None:
-    """Flush, and when packs that can be sold changed, invalidate the cached pages that
-    show stock (never the catalogue index, which holds none)."""
-    if changed:
-        stock_changed()
-    db.session.flush()
+def stock_digest(stock: Mapping[int, Availability]) -> str:
+    """A short digest of what these variants show of their stock (packs for sale and the
+    first expiry): a cached page that shows it is valid while the digest is the same, so a
+    sale changes the pages of its own variants only."""
+    text = ";".join(f"{v}:{a.available}:{a.next_expiry}" for v, a in sorted(stock.items()))
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 def _locked_lots_of(variant_ids: list[int]) -> list[Lot]:
@@ -340,7 +364,7 @@ def adjust(lot: Lot, delta: int, *, actor: str, reason: str) -> Lot:
             }
         )
     _move(lot, MovementKind.ADJUSTED, delta, actor=actor, reason=reason)
-    _stock_changed()
+    db.session.flush()
     return lot
 
 
@@ -366,7 +390,7 @@ def write_off(lot: Lot, quantity: int, *, actor: str, reason: str) -> Lot:
             }
         )
     _move(lot, MovementKind.WRITTEN_OFF, -quantity, actor=actor, reason=reason)
-    _stock_changed()
+    db.session.flush()
     return lot
 
 
@@ -406,7 +430,7 @@ def return_sold_packs(returns: list[tuple[int, int]], *, actor: str, reason: str
     back = _locked_with_totals([(lot_id, n) for lot_id, n in returns if n > 0])
     for lot, n in back:
         _move(lot, MovementKind.RETURNED, n, actor=actor, reason=reason)
-    _stock_changed(bool(back))
+    db.session.flush()
 
 
 def returned_packs(reason: str, lot_ids: Iterable[int]) -> dict[int, int]:
