@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:  # run as a script from tests/benchmark: find test
 from tests.served import Gunicorn, free_port  # noqa: E402
 
 WSGI_APP = "tests.benchmark.wsgi_bench:app"
+BARE_APP = "tests.benchmark.wsgi_bare:app"
 
 
 def flask_cli(env: dict[str, str], *args: str) -> str:
@@ -31,9 +32,13 @@ def flask_cli(env: dict[str, str], *args: str) -> str:
     return output
 
 
-def bench_gunicorn(env: dict[str, str], log_path: Path, workers: int = 2) -> Gunicorn:
-    """The benchmark's server: the bench app under `workers` sync workers."""
-    return Gunicorn(env, log_path, workers, app=WSGI_APP, options=["-k", "sync"])
+def bench_gunicorn(
+    env: dict[str, str], log_path: Path, workers: int = 2, *, app: str = WSGI_APP
+) -> Gunicorn:
+    """A benchmark server: the shop (or `app`, e.g. BARE_APP) under `workers` sync workers,
+    with the rest of gunicorn.conf.py (which gunicorn reads from the project's root) for
+    both alike. One thread: with more, gunicorn would run gthread workers instead."""
+    return Gunicorn(env, log_path, workers, app=app, options=["-k", "sync", "--threads", "1"])
 
 
-__all__ = ["ROOT", "Gunicorn", "bench_gunicorn", "flask_cli", "free_port"]
+__all__ = ["BARE_APP", "ROOT", "Gunicorn", "bench_gunicorn", "flask_cli", "free_port"]

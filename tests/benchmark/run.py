@@ -31,12 +31,15 @@ from types import FrameType
 from typing import Any
 from urllib.parse import urlsplit
 
+import bench_mixed
 import bench_search
 import bench_wrk
-from bench_server import ROOT, Gunicorn, bench_gunicorn, flask_cli
+from bench_server import BARE_APP, ROOT, Gunicorn, bench_gunicorn, flask_cli
 from bench_wrk import WrkResult
 
-BARE = "/_bench/bare"
+from tests.stripe_standin import StripeStandIn
+
+BARE = "bare Flask app"  # the reference: a separate app (wsgi_bare.py), its own gunicorn
 PAGES = ("/products", "/products/meso-needle-32g")
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 50.0
@@ -71,10 +74,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="do not have the workers call gc.freeze() after making the app",
     )
+    parser.add_argument(
+        "--phases",
+        default="pages,search,mixed",
+        help="what to run, comma-separated: pages (demo catalogue), search (large catalogue: "
+        "search and pages), mixed (the mixed load on PostgreSQL and Redis); default all",
+    )
+    parser.add_argument("--users", type=int, default=30, help="mixed-load users (30)")
+    parser.add_argument(
+        "--mixed-seconds", type=int, default=30, help="length of the mixed load (30)"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL")
+        or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+        help="a PostgreSQL server where the mixed load makes (and then drops) a database",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if args.seconds < 1 or args.rounds < 1 or args.samples < 1:
         parser.error("--seconds, --rounds and --samples must be positive")
+    args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    if not args.phases or args.phases - {"pages", "search", "mixed"}:
+        parser.error("--phases takes pages, search and mixed")
     return args
 
 
@@ -115,15 +137,19 @@ def check_pages(server: Gunicorn, urls: Sequence[str]) -> dict[str, int]:
     return sizes
 
 
-def page_runs(server: Gunicorn, seconds: int, rounds: int) -> dict[str, list[WrkResult]]:
-    """wrk on bare, /products, bare, product page, `rounds` times, after a 1 s warm-up each."""
-    for url in (BARE, *PAGES):
-        bench_wrk.run(server.base_url + url, 1)
+def page_runs(
+    server: Gunicorn, bare_server: Gunicorn, seconds: int, rounds: int
+) -> dict[str, list[WrkResult]]:
+    """wrk on the bare app, /products, the bare app, the product page, `rounds` times, after
+    a 1 s warm-up each."""
+    bare_url = bare_server.base_url + "/"
+    for url in (bare_url, *(server.base_url + page for page in PAGES)):
+        bench_wrk.run(url, 1)
     runs: dict[str, list[WrkResult]] = {url: [] for url in (BARE, *PAGES)}
     for number in range(1, rounds + 1):
         line = []
         for url in PAGES:
-            bare = bench_wrk.run(server.base_url + BARE, seconds)
+            bare = bench_wrk.run(bare_url, seconds)
             page = bench_wrk.run(server.base_url + url, seconds)
             runs[BARE].append(bare)
             runs[url].append(page)
@@ -369,20 +395,71 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
     say(flask_cli(env, "seed-demo").strip().splitlines()[-1])
     say(f"migrated and seeded in {time.perf_counter() - started:.1f} s")
 
+    bare_server = bench_gunicorn(env, workdir / "bare.log", app=BARE_APP)
+    servers.append(bare_server)
+    bare_server.start()
+    say(f"the bare Flask app (reference): gunicorn -w 2 -k sync on {bare_server.base_url}")
+    rss: list[list[Any]] = []
+    restarted = False
+    if "pages" in args.phases:
+        restarted |= demo_pages(args, env, workdir, servers, bare_server, report, rss)
+    if "search" in args.phases:
+        restarted |= large_catalogue(
+            args, env, database_url, workdir, servers, bare_server, report, rss
+        )
+    if "mixed" in args.phases:
+        restarted |= mixed_load(args, workdir, servers, bare_server, report)
+    if rss:
+        heading("Gunicorn workers' peak RSS (VmHWM)")
+        table(["server", "worker pid", "MiB"], [[n, p, f"{m:.1f}"] for n, p, m in rss], "<>>")
+    if restarted:
+        say("WARNING: gunicorn replaced a worker during the run (timeout or crash); see its log")
+    report["load_after"] = os.getloadavg()[0]
+    say(f"\nload average (1 min) at the end, our load included: {report['load_after']:.2f}")
+    report["peak_rss_mib"] = {
+        "rows": [[name, pid, round(mib, 1)] for name, pid, mib in rss],
+        "workers_restarted": restarted,
+    }
+    return report
+
+
+def demo_pages(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    workdir: Path,
+    servers: list[Gunicorn],
+    bare_server: Gunicorn,
+    report: dict[str, Any],
+    rss: list[list[Any]],
+) -> bool:
+    """The catalogue and a product page against the bare app, demo catalogue."""
     heading(f"Pages, demo catalogue ({args.rounds} rounds x {args.seconds} s per URL)")
     server = bench_gunicorn(server_env(env, args, "demo"), workdir / "gunicorn.log")
     servers.append(server)
     server.start()
     say(f"gunicorn -w 2 -k sync on {server.base_url}, workers {server.started_workers}")
-    sizes = check_pages(server, (BARE, *PAGES))
-    small = summarise_pages(page_runs(server, args.seconds, args.rounds))
+    sizes = {**check_pages(server, PAGES), BARE: check_pages(bare_server, ["/"])["/"]}
+    small = summarise_pages(page_runs(server, bare_server, args.seconds, args.rounds))
     say()
     print_pages(small, sizes)
-    rss_small = server.peak_rss_mib()
-    restarted_small = server.workers_restarted()
+    rss.extend(["demo catalogue, pages", pid, mib] for pid, mib in server.peak_rss_mib().items())
+    restarted = bool(server.workers_restarted())
     server.stop()
     report["pages_demo"] = small
+    return restarted
 
+
+def large_catalogue(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    database_url: str,
+    workdir: Path,
+    servers: list[Gunicorn],
+    bare_server: Gunicorn,
+    report: dict[str, Any],
+    rss: list[list[Any]],
+) -> bool:
+    """Search latency and the pages on a large catalogue."""
     heading(f"Large catalogue ({args.variants:,} variants)")
     started = time.perf_counter()
     output = flask_cli(env, "seed-demo", "--variants", str(args.variants))
@@ -434,30 +511,136 @@ def run(args: argparse.Namespace, workdir: Path, servers: list[Gunicorn]) -> dic
     }
 
     heading(f"Pages, large catalogue ({args.rounds} rounds x {args.seconds} s per URL)")
-    sizes = check_pages(server, (BARE, *PAGES))
-    large = summarise_pages(page_runs(server, args.seconds, args.rounds))
+    sizes = {**check_pages(server, PAGES), BARE: check_pages(bare_server, ["/"])["/"]}
+    large = summarise_pages(page_runs(server, bare_server, args.seconds, args.rounds))
     say()
     print_pages(large, sizes)
-    rss_large = server.peak_rss_mib()
-    restarted_large = server.workers_restarted()
+    rss.extend(
+        ["large catalogue, search + pages", pid, mib] for pid, mib in server.peak_rss_mib().items()
+    )
+    restarted = bool(server.workers_restarted())
     server.stop()
     report["pages_large"] = large
+    return restarted
 
-    heading("Gunicorn workers' peak RSS (VmHWM)")
-    rss_rows = [["demo catalogue, pages", pid, f"{mib:.1f}"] for pid, mib in rss_small.items()] + [
-        ["large catalogue, search + pages", pid, f"{mib:.1f}"] for pid, mib in rss_large.items()
-    ]
-    table(["server", "worker pid", "MiB"], rss_rows, "<>>")
-    if restarted_small or restarted_large:
-        say("WARNING: gunicorn replaced a worker during the run (timeout or crash); see its log")
-    report["load_after"] = os.getloadavg()[0]
-    say(f"\nload average (1 min) at the end, our load included: {report['load_after']:.2f}")
-    report["peak_rss_mib"] = {
-        "demo": {str(k): round(v, 1) for k, v in rss_small.items()},
-        "large": {str(k): round(v, 1) for k, v in rss_large.items()},
-        "workers_restarted": restarted_small or restarted_large,
-    }
-    return report
+
+def mixed_load(
+    args: argparse.Namespace,
+    workdir: Path,
+    servers: list[Gunicorn],
+    bare_server: Gunicorn,
+    report: dict[str, Any],
+) -> bool:
+    """The mixed load on PostgreSQL and Redis with 2 workers and the worker process, the
+    listing under steady checkouts, and the ledger audit afterwards."""
+    heading(f"Mixed load ({args.users} users, {args.mixed_seconds} s, PostgreSQL and Redis)")
+    redis_url = args.redis_url or "redis://127.0.0.1:6379/0"
+    check_redis(redis_url)
+    database_url, drop = bench_mixed.own_database(args.postgres_url)
+    say(f"database: {describe_database(database_url)} (made for this run, dropped after)")
+    say(f"cache and limits: {describe_cache(redis_url, args.cache_prefix)}")
+    worker = None
+    try:
+        with StripeStandIn() as standin:
+            env = bench_mixed.shop_env(
+                {**os.environ, "SECRET_KEY": secrets.token_urlsafe(32)},
+                database_url,
+                redis_url,
+                standin.base_url,
+            )
+            env = server_env(env, args, "mixed")
+            flask_cli(env, "db", "upgrade")
+            flask_cli(env, "seed-demo")
+            bench_mixed.stock_up(env, 1_000_000)
+            server = bench_gunicorn(env, workdir / "mixed.log")
+            servers.append(server)
+            server.start()
+            worker = bench_mixed.start_worker(env, workdir / "worker.log")
+            say(f"gunicorn -w 2 -k sync on {server.base_url} and `flask --app shop worker`")
+            catalogue = bench_mixed.read_catalogue(server.base_url)
+            say(
+                f"{len(catalogue.slugs)} products, {len(catalogue.skus)} variants, "
+                f"{len(catalogue.guides)} guides; mix: "
+                + ", ".join(f"{k} {v} %" for k, v in bench_mixed.MIX.items())
+                + f"; {bench_mixed.PAID_SHARE:.0%} of checkouts paid"
+            )
+            bench_mixed.run_users(server.base_url, catalogue, standin, args.users, 3)  # warm-up
+            bare = bench_wrk.run(bare_server.base_url + "/", args.seconds)
+            result = bench_mixed.run_users(
+                server.base_url, catalogue, standin, args.users, args.mixed_seconds
+            )
+            rows = bench_mixed.summarise(result)
+            say()
+            table(
+                ["kind", "requests", "req/s", "p50 ms", "p99 ms", "max ms", "errors"],
+                [
+                    [
+                        r["kind"],
+                        r["requests"],
+                        f"{r['rps']:.1f}",
+                        f"{r['p50_ms']:.1f}",
+                        f"{r['p99_ms']:.1f}",
+                        f"{r['max_ms']:.1f}",
+                        r["errors"],
+                    ]
+                    for r in rows
+                ],
+                "<>>>>>>",
+            )
+            for row in rows:
+                for example in row["error_examples"]:
+                    say(f"  error ({row['kind']}): {example}")
+            page_p99 = bench_mixed.page_views_p99(result)
+            total_rps = rows[-1]["rps"]
+            say(
+                f"orders placed: {result.orders}; page views p99 {page_p99:.1f} ms "
+                f"(target < {bench_mixed.TARGET_PAGE_P99_MS:g} ms); mixed load {total_rps:.1f} "
+                f"req/s = {total_rps / bare.rps:.2f} of the bare app's {bare.rps:.0f} req/s "
+                f"(wrk, {bench_wrk.CONNECTIONS} connections, just before)"
+            )
+            rate = 5.0
+            listing = bench_mixed.listing_under_checkouts(
+                server, catalogue, standin, args.seconds, rate
+            )
+            say(
+                f"/products: {listing['quiet']['rps']:.0f} req/s alone, "
+                f"{listing['with_checkouts']['rps']:.0f} req/s while {rate:g} checkouts a second "
+                f"ran ({listing['checkouts_placed']} placed): ratio {listing['ratio']:.2f} "
+                f"(target >= {bench_mixed.TARGET_LISTING_RATIO})"
+            )
+            bench_mixed.stop_worker(worker)
+            worker = None
+            code, output = bench_mixed.audit(env)
+            say(f"ledger audit (flask --app shop audit): exit {code}")
+            say("  " + output.replace("\n", "\n  "))
+            restarted = bool(server.workers_restarted())
+            server.stop()
+            report["mixed"] = {
+                "users": args.users,
+                "seconds": round(result.seconds, 1),
+                "kinds": rows,
+                "orders": result.orders,
+                "page_views_p99_ms": page_p99,
+                "bare_rps": bare.rps,
+                "ratio_to_bare": total_rps / bare.rps,
+                "listing_under_checkouts": listing,
+                "audit_exit": code,
+                "audit": output,
+                "pass": (
+                    rows[-1]["errors"] == 0
+                    and code == 0
+                    and page_p99 < bench_mixed.TARGET_PAGE_P99_MS
+                    and listing["ratio"] >= bench_mixed.TARGET_LISTING_RATIO
+                ),
+            }
+            return restarted
+    finally:
+        if worker is not None:
+            bench_mixed.stop_worker(worker)
+        for server in servers:
+            if server.app != BARE_APP:
+                server.stop()
+        drop()
 
 
 def server_env(env: dict[str, str], args: argparse.Namespace, phase: str) -> dict[str, str]:
