@@ -32,6 +32,8 @@ WEBHOOK_SECRET = "whsec_bench_" + "0" * 24
 # Share of each kind of step a user takes (browse, search, guides, add to cart, checkout).
 MIX = {"browse": 45, "search": 20, "guides": 5, "add to cart": 20, "checkout": 10}
 PAID_SHARE = 0.8  # checkouts paid at Stripe; the others are left open
+# A buyer reads a page before the next step: a pause drawn from this range, in seconds.
+THINK_SECONDS = (0.2, 1.0)
 PAGE_KINDS = ("browse", "search", "guides")
 TARGET_PAGE_P99_MS = 100.0
 TARGET_LISTING_RATIO = 0.8
@@ -247,6 +249,7 @@ def run_users(
     def loop(user: User) -> None:
         while time.monotonic() < stop_at:
             user.step()
+            time.sleep(user.rng.uniform(*THINK_SECONDS))
 
     began = time.monotonic()
     threads = [threading.Thread(target=loop, args=(user,)) for user in crowd]

@@ -562,7 +562,8 @@ def mixed_load(
                 f"{len(catalogue.slugs)} products, {len(catalogue.skus)} variants, "
                 f"{len(catalogue.guides)} guides; mix: "
                 + ", ".join(f"{k} {v} %" for k, v in bench_mixed.MIX.items())
-                + f"; {bench_mixed.PAID_SHARE:.0%} of checkouts paid"
+                + f"; {bench_mixed.PAID_SHARE:.0%} of checkouts paid; each user pauses "
+                + "{:g}-{:g} s between steps".format(*bench_mixed.THINK_SECONDS)
             )
             bench_mixed.run_users(server.base_url, catalogue, standin, args.users, 3)  # warm-up
             bare = bench_wrk.run(bare_server.base_url + "/", args.seconds)
