@@ -43,6 +43,7 @@ from shop.orders.models import (
     OrderStatus,
     PaymentMethod,
 )
+from shop.orders.packing_slip import packing_slip_for, render_packing_slip
 from shop.payments import services as payments
 from shop.payments import stripe_client
 
@@ -296,6 +297,15 @@ def _show_errors(form: FlaskForm, errors: dict[str, str], names: dict[str, str])
 @bp.get("/orders/<number>", endpoint="order")
 def order_detail(number: str) -> tuple[str, int]:
     return _page(_order_or_404(number))
+
+
+@bp.get("/orders/<number>/packing-slip.pdf")
+def order_packing_slip(number: str) -> Response:
+    """What goes in the box, lot by lot, with each lot's GS1 DataMatrix (GTIN, expiry, lot)."""
+    order = _order_or_404(number)
+    response = Response(render_packing_slip(packing_slip_for(order)), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="packing-slip-{order.number}.pdf"'
+    return response  # never stored: the back office's pages all say no-store
 
 
 @bp.post("/orders/<number>/ship")
