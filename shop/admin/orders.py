@@ -36,6 +36,7 @@ from shop.forms import MoneyField, ShopForm, strip
 from shop.money import format_money
 from shop.orders import services as orders
 from shop.orders.models import (
+    OPEN_STATUSES,
     Allocation,
     AllocationState,
     Order,
@@ -71,6 +72,10 @@ def _nonce() -> str:
 NONCE_RULES = [InputRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")]
 
 
+# The status filter's value for every order still waiting for its money.
+AWAITING_PAYMENT = "awaiting-payment"
+
+
 class OrderFilterForm(ShopForm):
     class Meta:
         csrf = False
@@ -80,6 +85,7 @@ class OrderFilterForm(ShopForm):
         "Status",
         choices=[
             SelectChoice("", "Any status"),
+            SelectChoice(AWAITING_PAYMENT, "Awaiting payment (any way)"),
             *(SelectChoice(s.value, s.label) for s in OrderStatus),
         ],
         validators=[Optional()],
@@ -201,7 +207,9 @@ def _filtered(form: OrderFilterForm) -> Select[Order]:
                 func.lower(Order.email).contains(text, autoescape=True),
             )
         )
-    if form.status.data and not form.status.errors:
+    if form.status.data == AWAITING_PAYMENT and not form.status.errors:
+        query = query.where(Order.status.in_([s.value for s in OPEN_STATUSES]))
+    elif form.status.data and not form.status.errors:
         query = query.where(Order.status == form.status.data)
     if form.method.data and not form.method.errors:
         query = query.where(Order.payment_method == form.method.data)

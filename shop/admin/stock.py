@@ -23,7 +23,7 @@ from shop.extensions import db
 from shop.forms import DateInput, ShopForm, SubForm
 from shop.inventory import services as inventory
 from shop.inventory.models import Lot, MovementKind, StockMovement
-from shop.wording import packs
+from shop.wording import count, packs
 
 section("admin.stock", "Stock")
 section("admin.stock_movements", "Stock movements")
@@ -98,6 +98,20 @@ class AdjustForm(ShopForm):
 
 
 WRITE_OFF_CAUSES = {"expired": "Expired", "damaged": "Damaged", "other": "Other"}
+
+
+class WriteOffExpiredForm(ShopForm):
+    """Write off every expired pack on hand in one go, with one reason."""
+
+    note = StringField(
+        "Details (optional)",
+        validators=[Length(max=200, message="Keep the details under 200 characters.")],
+    )
+
+    @property
+    def reason(self) -> str:
+        note = (self.note.data or "").strip()
+        return f"Expired: {note}" if note else "Expired"
 
 
 class WriteOffForm(ShopForm):
@@ -421,6 +435,23 @@ def stock_write_off(lot_id: int) -> Response | tuple[str, int]:
             return redirect(url_for("admin.stock_lot", lot_id=lot.id), code=303)
     lot = lot_or_404(lot_id)
     return _render_lot(lot, adjust_form=AdjustForm(formdata=None), write_off_form=form, status=422)
+
+
+@bp.post("/stock/write-off-expired")
+def stock_write_off_expired() -> Response:
+    """Write off all expired packs that are not reserved (from the dashboard)."""
+    form = WriteOffExpiredForm()
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for("admin.dashboard"), code=303)
+    done = inventory.write_off_expired(date.today(), actor=actor(), reason=form.reason)
+    db.session.commit()
+    total = sum(n for _, n in done)
+    if done:
+        flash(f"Wrote off {packs(total)} from {count(len(done), 'expired lot')}.", "success")
+    else:
+        flash("No expired packs to write off.", "info")
+    return redirect(url_for("admin.dashboard"), code=303)
 
 
 @bp.get("/stock/movements")

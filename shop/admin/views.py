@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from flask import render_template
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import contains_eager
 
 from shop.admin.blueprint import bp
 from shop.admin.charts import Bar, bar_chart
+from shop.admin.stock import WriteOffExpiredForm
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
 from shop.inventory import services as inventory
@@ -72,19 +73,30 @@ def low_stock(today: date, *, limit: int = LIST_LIMIT) -> tuple[list[LowStock], 
 
 
 def expiring_lots(today: date, *, limit: int = EXPIRING_SHOWN) -> tuple[list[Lot], int]:
-    """Lots with packs on hand that expire within the window (or already have), soonest
-    first, and how many there are in all."""
-    expiring = (Lot.quantity > 0, Lot.expires_on <= today + timedelta(days=EXPIRY_WINDOW_DAYS))
+    """Lots with packs on hand that expire within the window but have not expired yet,
+    soonest first, and how many there are in all."""
+    window = today + timedelta(days=EXPIRY_WINDOW_DAYS)
+    return _lots_on_hand(Lot.expires_on >= today, Lot.expires_on <= window, limit=limit)
+
+
+def expired_lots(today: date, *, limit: int = EXPIRING_SHOWN) -> tuple[list[Lot], int]:
+    """Lots with packs on hand past their expiry (to be written off), oldest first, and how
+    many there are in all."""
+    return _lots_on_hand(Lot.expires_on < today, limit=limit)
+
+
+def _lots_on_hand(*conditions: ColumnElement[bool], limit: int) -> tuple[list[Lot], int]:
+    where = (Lot.quantity > 0, *conditions)
     lots = db.session.scalars(
         select(Lot)
         .join(Lot.variant)
         .join(Variant.product)
-        .where(*expiring)
+        .where(*where)
         .options(contains_eager(Lot.variant).contains_eager(Variant.product))
         .order_by(Lot.expires_on, Lot.id)
         .limit(limit)
     ).all()
-    total = db.session.scalar(select(func.count()).select_from(Lot).where(*expiring)) or 0
+    total = db.session.scalar(select(func.count()).select_from(Lot).where(*where)) or 0
     return list(lots), total
 
 
@@ -168,6 +180,7 @@ def dashboard() -> str:
     ).all()
     low, more_low = low_stock(today)
     expiring, expiring_total = expiring_lots(today)
+    expired, expired_total = expired_lots(today)
     weekly = paid_orders_by_week(today)
     expiry = stock_by_expiry_month(today)
     return render_template(
@@ -179,6 +192,10 @@ def dashboard() -> str:
         more_low_stock=more_low,
         expiring=expiring,
         expiring_total=expiring_total,
+        expired=expired,
+        expired_total=expired_total,
+        write_off_expired=WriteOffExpiredForm(formdata=None),
+        open_statuses=[s.value for s in OPEN_STATUSES],
         today=today,
         weekly=weekly,
         weekly_chart=bar_chart(

@@ -394,6 +394,23 @@ def write_off(lot: Lot, quantity: int, *, actor: str, reason: str) -> Lot:
     return lot
 
 
+def write_off_expired(today: date, *, actor: str, reason: str) -> list[tuple[Lot, int]]:
+    """Write off every pack of every expired lot that is not reserved, with one reason: the
+    (lot, packs) written off. Packs reserved for an order stay for staff to resolve."""
+    reason = _reason_required(reason)
+    lock_stock()
+    expired = db.session.scalars(
+        select(Lot.id).where(Lot.expires_on < today, Lot.quantity > Lot.reserved)
+    ).all()
+    done = []
+    for lot in _locked_lots(list(expired)):
+        if lot.expires_on < today and lot.free > 0:
+            done.append((lot, lot.free))
+            _move(lot, MovementKind.WRITTEN_OFF, -lot.free, actor=actor, reason=reason)
+    db.session.flush()
+    return done
+
+
 def sellable_lot_condition(today: date) -> ColumnElement[bool]:
     """SQL for "this lot may be sold online today", the rule `availability` applies.
 

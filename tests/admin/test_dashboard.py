@@ -49,11 +49,13 @@ def test_low_stock_and_expiring_lots_appear(app: Flask, staff_client: FlaskClien
     assert "/admin/stock/receive?sku=MN-30G-4MM-100" in html
     assert "<strong>2</strong> variants low on stock" in html
 
+    # Expiring soon and already expired are apart; empty and long-dated lots left out.
     expiring = _section(html, "expiring-heading")
-    lots = re.findall(r'<a href="/admin/stock/lots/\d+">([^<]+)</a>', expiring)
-    assert lots == ["OLD-1", "SHORT-1"]  # soonest first; empty and long-dated lots left out
-    assert "Expired" in expiring
-    assert "<strong>2</strong> lots expiring within 90 days" in html
+    assert re.findall(r'<a href="/admin/stock/lots/\d+">([^<]+)</a>', expiring) == ["SHORT-1"]
+    expired = _section(html, "expired-heading")
+    assert re.findall(r'<a href="/admin/stock/lots/\d+">([^<]+)</a>', expired) == ["OLD-1"]
+    assert "<strong>1</strong> lot expiring within 90 days" in html
+    assert "<strong>1</strong> expired lot with packs on hand" in html
 
 
 def test_dashboard_keeps_the_order_counts(app: Flask, staff_client: FlaskClient) -> None:
@@ -67,6 +69,85 @@ def test_dashboard_keeps_the_order_counts(app: Flask, staff_client: FlaskClient)
     assert "<strong>1</strong> paid order to ship" in html
     assert "<strong>1</strong> order awaiting payment" in html
     assert "<strong>0</strong> orders needing attention" in html
+
+
+def _tile_link(html: str, words: str) -> str:
+    """The address the dashboard tile saying `words` leads to."""
+    match = re.search(r'<li><a href="([^"]+)"><strong>[^<]*</strong> ' + re.escape(words), html)
+    assert match, words
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_every_tile_leads_to_the_list_of_what_it_counts(
+    app: Flask, staff_client: FlaskClient
+) -> None:
+    with app.app_context():
+        variant = make_variant(sku="MN-32G-4MM-100")
+        make_lot(variant, quantity=20, lot_number="FRESH")
+        make_lot(variant, quantity=4, lot_number="SOON", expires_in_days=40)
+        make_lot(variant, quantity=3, lot_number="GONE", expires_in_days=-2)
+        to_ship = make_order(variant, 2, contact=ANA)
+        waiting = make_order(variant, 1, contact=BEN, paid=False)
+        db.session.commit()
+        to_ship_number, waiting_number = to_ship.number, waiting.number
+    html = staff_client.get("/admin/").get_data(as_text=True)
+
+    def listed(words: str) -> str:
+        response = staff_client.get(_tile_link(html, words))
+        assert response.status_code == 200, words
+        return response.get_data(as_text=True)
+
+    paid = listed("paid order to ship")
+    assert to_ship_number in paid and waiting_number not in paid
+    awaiting = listed("order awaiting payment")
+    assert waiting_number in awaiting and to_ship_number not in awaiting
+    assert "SOON" in (soon := listed("lot expiring within 90 days"))
+    assert "GONE" not in soon and "FRESH" not in soon
+    assert "GONE" in (gone := listed("expired lot with packs on hand"))
+    assert "SOON" not in gone and "FRESH" not in gone
+
+
+def test_all_expired_packs_are_written_off_at_once_with_one_reason(
+    app: Flask, staff_client: FlaskClient
+) -> None:
+    with app.app_context():
+        variant = make_variant(sku="MN-32G-4MM-100")
+        make_lot(variant, quantity=20, lot_number="FRESH")
+        make_lot(variant, quantity=3, lot_number="GONE-1", expires_in_days=-2)
+        make_lot(variant, quantity=5, lot_number="GONE-2", expires_in_days=-40)
+        held = make_lot(variant, quantity=6, lot_number="GONE-HELD", expires_in_days=-1)
+        held.reserved = 2  # reserved before it expired: left for staff to resolve
+        db.session.commit()
+    token = re.search(
+        r'name="csrf_token" value="([^"]+)"', staff_client.get("/admin/").get_data(as_text=True)
+    )
+    assert token
+    response = staff_client.post(
+        "/admin/stock/write-off-expired",
+        data={"note": "past date, binned", "csrf_token": token.group(1)},
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert "Wrote off 12 packs from 3 expired lots." in html
+    with app.app_context():
+        from sqlalchemy import select
+
+        from shop.inventory.models import Lot, StockMovement
+
+        left = {lot.lot_number: lot.quantity for lot in db.session.scalars(select(Lot))}
+        reasons = set(
+            db.session.scalars(
+                select(StockMovement.reason).where(StockMovement.kind == "written-off")
+            )
+        )
+    assert left == {"FRESH": 20, "GONE-1": 0, "GONE-2": 0, "GONE-HELD": 2}
+    assert reasons == {"Expired: past date, binned"}
+    again = staff_client.post(
+        "/admin/stock/write-off-expired",
+        data={"note": "", "csrf_token": token.group(1)},
+        follow_redirects=True,
+    )
+    assert "No expired packs to write off." in again.get_data(as_text=True)
 
 
 def test_charts_are_svg_with_titles_and_tables(app: Flask, staff_client: FlaskClient) -> None:
