@@ -17,7 +17,7 @@ from shop.db import StatementDeadline
 from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
 from shop.money import decimal_amount, format_money
 from shop.urls import external_url
-from shop.wording import count, packs
+from shop.wording import count, packs, paragraphs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,6 +150,7 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["packs"] = packs
     app.jinja_env.filters["count"] = count
+    app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.globals["shop_currency"] = currency
     app.jinja_env.globals["external_url"] = external_url
     fingerprints: dict[str, str] = {}

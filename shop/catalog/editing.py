@@ -7,6 +7,7 @@ Callers commit."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
@@ -19,6 +20,14 @@ from shop.errors import ValidationError
 from shop.extensions import db
 
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def suggest_slug(name: str, *, max_length: int = 120) -> str:
+    """A slug made from a product's name: "Meso Needle 32G × 4 mm" → "meso-needle-32g-4-mm"
+    (accents folded, anything else a hyphen); "" when nothing is left."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return _NOT_SLUG.sub("-", folded).strip("-")[:max_length].rstrip("-")
 
 
 SKU = re.compile(r"[A-Z0-9]+(?:[-./][A-Z0-9]+)*")

@@ -34,6 +34,7 @@ from shop.catalog.editing import (
     SLUG,
     VARIANT_FIELDS,
     gtin_problem,
+    suggest_slug,
     tier_problem,
 )
 from shop.catalog.models import Kind, Product, Variant
@@ -62,7 +63,7 @@ class ProductForm(ShopForm):
     slug = StringField(
         "Slug (its web address)",
         [
-            DataRequired("Enter a slug, like meso-needle-32g."),
+            DataRequired("Enter a slug, like meso-needle-32g, or a name to make it from."),
             Length(max=120),
             Regexp(
                 SLUG,
@@ -75,6 +76,14 @@ class ProductForm(ShopForm):
     )
     kind = SelectField("Family", choices=[SelectChoice(k.value, k.label) for k in Kind])
     summary = StringField("Summary", [Length(max=300)], filters=[strip])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """A slug left empty is made from the name (the page suggests it as the name is
+        typed, when JavaScript runs)."""
+        if not self.slug.data and self.name.data:
+            self.slug.data = suggest_slug(self.name.data)
+        return bool(super().validate(extra_validators))
+
     description = TextAreaField("Description", [Length(max=20_000)], filters=[strip])
     material = StringField(
         "Material", [DataRequired("Enter the material."), Length(max=120)], filters=[strip]

@@ -162,6 +162,21 @@ def test_staff_create_a_product_and_its_variant(app: Flask, staff_client: FlaskC
     assert "Meso Needle 30G" in staff_client.get("/products?q=30g").get_data(as_text=True)
 
 
+def test_a_slug_left_empty_is_made_from_the_name(app: Flask, staff_client: FlaskClient) -> None:
+    page = staff_client.get("/admin/products/new").get_data(as_text=True)
+    assert "/static/js/slug.js" in page  # suggests it while the name is typed
+    fields = product_fields(name="Mésö Needle 32G × 4 mm", slug="")
+    created = post(staff_client, "/admin/products/new", fields)
+    assert created.status_code == 303
+    product_id = int(created.location.rstrip("/").rsplit("/", 1)[1])
+    with app.app_context():
+        product = db.session.get(Product, product_id)
+        assert product is not None and product.slug == "meso-needle-32g-4-mm"
+    assert "/static/js/slug.js" not in staff_client.get(f"/admin/products/{product_id}").get_data(
+        as_text=True
+    )  # an existing product's address never moves by itself
+
+
 def test_edits_reach_the_shop(app: Flask, staff_client: FlaskClient) -> None:
     product_id, variant_id = new_product(app, name="Old Name", slug="old-name", sku="MN-1")
     assert "Old Name" in staff_client.get("/products").get_data(as_text=True)

@@ -250,3 +250,28 @@ def test_static_assets_are_fingerprinted_and_cached_long(client: FlaskClient) ->
     response.close()
     assert response.status_code == 200
     assert "immutable" in response.headers["Cache-Control"]
+
+
+def test_a_description_typed_with_windows_line_endings_keeps_its_paragraphs(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A browser's textarea sends \\r\\n: blank lines still part paragraphs, and a single line
+    break stays a line break."""
+    with app.app_context():
+        make_variant(
+            product=make_product(
+                slug="typed",
+                name="Typed Needle",
+                description="Sterile, single use.\r\nLatex free.\r\n\r\n  \r\nUse once.\r\n",
+            )
+        )
+        db.session.commit()
+    html = client.get("/products/typed").get_data(as_text=True)
+    assert "<p>Sterile, single use.<br>Latex free.</p><p>Use once.</p>" in html
+
+
+def test_paragraphs_of_typed_text() -> None:
+    from shop.wording import paragraphs
+
+    assert paragraphs("a\rb\n\n\nc\r\n \r\nd ") == [["a", "b"], ["c"], ["d"]]
+    assert paragraphs("") == [] and paragraphs(None) == [] and paragraphs(" \r\n ") == []
