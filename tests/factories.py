@@ -101,8 +101,9 @@ def make_user(
     *,
     role: str = "staff",
     password: str = "correct horse battery",
+    name: str | None = None,
 ) -> object:
     from shop.accounts.models import Role
     from shop.accounts.services import create_user
 
-    return create_user(email, password, name=email.split("@")[0], role=Role(role))
+    return create_user(email, password, name=name or email.split("@")[0], role=Role(role))
