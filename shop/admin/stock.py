@@ -151,6 +151,7 @@ STATE_CHOICES = [
     SelectChoice(inventory.LotState.SELLABLE, "Sellable online"),
     SelectChoice(inventory.LotState.SHORT_DATED, "Short-dated (not sold online)"),
     SelectChoice(inventory.LotState.EXPIRED, "Expired"),
+    SelectChoice(inventory.LotState.RECALLED, "Recalled (blocked from sale)"),
 ]
 
 
@@ -228,7 +229,13 @@ def filtered_lots(form: LotFilterForm, *, today: date) -> Select[Any]:
     elif state == inventory.LotState.SELLABLE:
         stmt = stmt.where(inventory.sellable_lot_condition(today))
     elif state == inventory.LotState.SHORT_DATED:
-        stmt = stmt.where(Lot.expires_on >= today, ~inventory.sellable_lot_condition(today))
+        stmt = stmt.where(
+            Lot.expires_on >= today,
+            Lot.recalled_at.is_(None),
+            ~inventory.sellable_lot_condition(today),
+        )
+    elif state == inventory.LotState.RECALLED:
+        stmt = stmt.where(Lot.recalled_at.is_not(None))
     if _choice(form.stock) != "all":
         stmt = stmt.where(Lot.quantity > 0)
     return stmt.order_by(Lot.expires_on, Variant.sku, Lot.id)

@@ -39,6 +39,8 @@ class Lot(Base):
     quantity: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set when the lot is recalled: from then on none of it is reserved or sold online.
+    recalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     variant = relationship("Variant")
 

@@ -9,7 +9,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from flask import current_app
@@ -75,6 +75,7 @@ def _free_lots() -> Executable:
             Lot.variant_id.in_(bindparam("variant_ids", expanding=True)),
             Lot.expires_on >= bindparam("earliest"),
             Lot.quantity > Lot.reserved,
+            Lot.recalled_at.is_(None),
         )
         .order_by(Lot.variant_id, Lot.expires_on)
     )
@@ -86,8 +87,8 @@ def availability(
     """Availability by variant id, in one query whatever the number of variants.
 
     Counts only lots that expire no sooner than the minimum remaining shelf life (the
-    shop's setting or the variant's override), less what is reserved; expired lots never
-    count.
+    shop's setting or the variant's override), less what is reserved; expired and recalled
+    lots never count.
     """
     variants = list(variants)
     if not variants:
@@ -221,7 +222,8 @@ def reserve(
             (
                 lot
                 for lot in by_variant[variant_id]
-                if lot.expires_on >= sellable_from(variant, today, default_months=months)
+                if lot.recalled_at is None
+                and lot.expires_on >= sellable_from(variant, today, default_months=months)
             ),
             key=lambda lot: (lot.expires_on, lot.id),
         )
@@ -394,6 +396,21 @@ def write_off(lot: Lot, quantity: int, *, actor: str, reason: str) -> Lot:
     return lot
 
 
+def block_lots(lot_number: str, *, moment: datetime) -> list[Lot]:
+    """Stop every lot with this number from being reserved or sold online, at once: taken
+    under the stock lock, so a checkout either reserved before it or finds the lot blocked.
+    The lots it blocked now (those already blocked are left as they were)."""
+    lock_stock()
+    ids = db.session.scalars(
+        select(Lot.id).where(Lot.lot_number == lot_number, Lot.recalled_at.is_(None))
+    ).all()
+    lots = _locked_lots(list(ids))
+    for lot in lots:
+        lot.recalled_at = moment
+    db.session.flush()
+    return lots
+
+
 def write_off_expired(today: date, *, actor: str, reason: str) -> list[tuple[Lot, int]]:
     """Write off every pack of every expired lot that is not reserved, with one reason: the
     (lot, packs) written off. Packs reserved for an order stay for staff to resolve."""
@@ -425,6 +442,12 @@ def sellable_lot_condition(today: date) -> ColumnElement[bool]:
         .where(Variant.min_shelf_life_days.is_not(None))
         .distinct()
     ).all()
+    return and_(Lot.recalled_at.is_(None), _shelf_life_condition(today, months, overrides))
+
+
+def _shelf_life_condition(
+    today: date, months: int, overrides: Sequence[int | None]
+) -> ColumnElement[bool]:
     return or_(
         and_(Variant.min_shelf_life_days.is_(None), Lot.expires_on >= add_months(today, months)),
         *(
@@ -471,14 +494,22 @@ class LotState(enum.StrEnum):
     SELLABLE = "sellable"
     SHORT_DATED = "short-dated"
     EXPIRED = "expired"
+    RECALLED = "recalled"
 
     @property
     def label(self) -> str:
-        return {"sellable": "Sellable", "short-dated": "Short-dated", "expired": "Expired"}[self]
+        return {
+            "sellable": "Sellable",
+            "short-dated": "Short-dated",
+            "expired": "Expired",
+            "recalled": "Recalled",
+        }[self]
 
 
 def lot_state(lot: Lot, today: date, *, months: int) -> LotState:
-    """Sellable online, short-dated (kept but not sold online), or expired."""
+    """Sellable online, short-dated (kept but not sold online), expired, or recalled."""
+    if lot.recalled_at is not None:
+        return LotState.RECALLED
     if lot.expires_on < today:
         return LotState.EXPIRED
     if lot.expires_on < sellable_from(lot.variant, today, default_months=months):

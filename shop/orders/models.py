@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -258,3 +259,35 @@ class Refund(Base):
     )
 
     order: Mapped[Order] = relationship(back_populates="refunds")
+
+
+class Recall(Base):
+    """A lot called back: when and why, by whom, and the buyers told so far."""
+
+    __tablename__ = "recalls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_number: Mapped[str] = mapped_column(String(40), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    started_by: Mapped[str] = mapped_column(String(254))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    notices: Mapped[list[RecallNotice]] = relationship(
+        back_populates="recall", order_by="RecallNotice.id", cascade="all, delete-orphan"
+    )
+
+
+class RecallNotice(Base):
+    """The notice of a recall sent (queued in the outbox) to one buyer: one per buyer."""
+
+    __tablename__ = "recall_notices"
+    __table_args__ = (UniqueConstraint("recall_id", "email", name="one_notice_per_buyer"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recall_id: Mapped[int] = mapped_column(ForeignKey("recalls.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    order_numbers: Mapped[str] = mapped_column(Text)  # the buyer's orders, comma-separated
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(254))
+
+    recall: Mapped[Recall] = relationship(back_populates="notices")

@@ -284,6 +284,11 @@ def mark_processing(order: Order, *, actor: str, payment_intent: str | None) -> 
     return True
 
 
+def flag(order: Order, reason: str, *, actor: str, action: str) -> None:
+    """Flag the order for staff with `reason` (it cannot ship until they clear it)."""
+    _flag(order, reason, actor=actor, action=action)
+
+
 def _flag(order: Order, reason: str, *, actor: str, action: str) -> None:
     """Flag the order for staff with `reason`, once per reason."""
     if order.needs_attention and order.attention_reason == reason:
