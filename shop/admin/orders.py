@@ -144,7 +144,7 @@ class RefundForm(ShopForm):
 
     refund_amount = MoneyField(
         "Amount to refund",
-        validators=[InputRequired("Enter the amount to refund.")],
+        validators=[Optional()],
         render_kw={"inputmode": "decimal", "autocomplete": "off"},
     )
     refund_reason = StringField("Reason", validators=[Optional(), Length(max=300)])
@@ -182,7 +182,8 @@ def refund_form(
                     NumberRange(0, most, f"Enter a number from 0 to {most}."),
                 ],
                 default=0,
-                render_kw={"min": 0, "max": most},
+                # The page works out the amount from these as they are typed (refund.js).
+                render_kw={"min": 0, "max": most, "data-unit-amount": allocation.line.unit_amount},
             ),
         )
     return OrderRefundForm() if submitted else OrderRefundForm(formdata=None)
@@ -433,10 +434,17 @@ def order_refund(number: str) -> Response | tuple[str, int]:
     form = refund_form(_sold(order), orders.restockable(order), submitted=True)
     if not form.validate_on_submit():
         return _page(order, 422, refund=form)
+    # Left empty, the amount is what the packs going back were sold for.
+    amount = form.refund_amount.cents or orders.value_of_packs(order, form.restock())
+    if amount <= 0:
+        form.refund_amount.errors = [
+            "Enter the amount to refund, or the packs going back (their price is refunded)."
+        ]
+        return _page(order, 422, refund=form)
     try:
         refund = orders.request_refund(
             order,
-            amount=form.refund_amount.cents,
+            amount=amount,
             restock=form.restock(),
             request_key=payments.refund_key(order, form.nonce.data),
             actor=actor(),

@@ -27,8 +27,8 @@ from shop.checkout.pages import render_cart_page
 from shop.extensions import db, limiter
 from shop.inventory.services import InsufficientStock
 from shop.orders import services as orders
-from shop.orders.documents import invoice_for, render_pdf
-from shop.orders.models import Order, OrderStatus, PaymentMethod
+from shop.orders.documents import credit_note_for, invoice_for, render_pdf
+from shop.orders.models import Order, OrderStatus, PaymentMethod, RefundStatus
 from shop.payments import services as payments
 from shop.payments import stripe_client
 from shop.wording import packs
@@ -220,6 +220,22 @@ def order_page(token: str) -> Response:
     if order is None:
         abort(404)
     response = Response(render_template("checkout/order.html", order=order))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/orders/<token>/credit-notes/<int:refund_id>.pdf")
+def credit_note(token: str, refund_id: int) -> Response:
+    """The credit note of a refund that was made (succeeded) on this order."""
+    order = orders.by_token(token)
+    refund = next((r for r in order.refunds if r.id == refund_id), None) if order else None
+    if order is None or refund is None or refund.status != RefundStatus.SUCCEEDED:
+        abort(404)
+    document = credit_note_for(order, refund)
+    response = Response(render_pdf(document), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="credit-note-{document.number}.pdf"'
+    )
     response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -24,7 +24,7 @@ from fpdf import FPDF
 from fpdf.enums import Align, MethodReturnValue, XPos, YPos
 
 from shop.money import format_money
-from shop.orders.models import AllocationState, Order, OrderStatus, PaymentMethod
+from shop.orders.models import AllocationState, Order, OrderStatus, PaymentMethod, Refund
 
 SELLER: tuple[str, ...] = (
     "Meso Needle Works",
@@ -220,6 +220,13 @@ def invoice_for(order: Order, *, bank_details: str | None = None) -> Document:
         if order.tracking_number:
             shipped += f", tracking number {order.tracking_number}"
         notes.append(shipped + ".")
+    for position, refund in enumerate(order.refunds, start=1):
+        if refund.status == "succeeded":
+            made_on = _day(refund.updated_at) or issued_on
+            notes.append(
+                f"Refunded {format_money(refund.amount, order.currency)} on {made_on:%Y-%m-%d}: "
+                f"credit note {number}-C{position}."
+            )
     return Document(
         title="Invoice",
         number=number,
@@ -231,6 +238,56 @@ def invoice_for(order: Order, *, bank_details: str | None = None) -> Document:
         shipping=order.shipping_amount,
         total=order.total,
         status_note=_status_note(order, number, bank_details),
+        notes=tuple(notes),
+    )
+
+
+def credit_note_for(order: Order, refund: Refund) -> Document:
+    """The credit note of one refund of an order: the packs that went back at the prices
+    they were sold for, and the rest of the amount (or what was kept) as one line."""
+    number = order.number or f"ORDER-{order.id}"
+    position = [r.id for r in order.refunds].index(refund.id) + 1
+    restock = {int(k): n for k, n in (refund.restock or {}).items() if n}
+    lines = [
+        DocumentLine(
+            sku=line.sku,
+            description=f"Returned: {line.name}",
+            quantity=restock[allocation.id],
+            unit_amount=line.unit_amount,
+            line_total=restock[allocation.id] * line.unit_amount,
+            lots=((allocation.lot_number, allocation.expires_on),),
+        )
+        for line in order.lines
+        for allocation in line.allocations
+        if allocation.id in restock
+    ]
+    rest = refund.amount - sum(line.line_total for line in lines)
+    if rest:
+        lines.append(
+            DocumentLine(
+                sku="",
+                description="Refund" if rest > 0 else "Kept (not refunded)",
+                quantity=1,
+                unit_amount=rest,
+                line_total=rest,
+            )
+        )
+    made_on = _day(refund.updated_at) or datetime.now(UTC).date()
+    how = "to the card paid with" if order.payment_method == PaymentMethod.CARD else "by bank"
+    notes = [f"Refers to invoice {number}."]
+    if refund.reason:
+        notes.append(f"Reason: {refund.reason}")
+    return Document(
+        title="Credit note",
+        number=f"{number}-C{position}",
+        issued_on=made_on,
+        currency=order.currency,
+        bill_to=invoice_for(order).bill_to,
+        lines=tuple(lines),
+        subtotal=refund.amount,
+        shipping=0,
+        total=refund.amount,
+        status_note=f"Refunded {how} on {made_on:%Y-%m-%d}.",
         notes=tuple(notes),
     )
 

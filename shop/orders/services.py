@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import or_, select
@@ -323,7 +324,7 @@ def queue_unfulfillable(order: Order) -> None:
     )
 
 
-def _queue_order_mail(order: Order, template: str, subject: str) -> None:
+def _queue_order_mail(order: Order, template: str, subject: str, **context: Any) -> None:
     link = external_url("checkout.order_page", token=order.token)
     queue_mail(
         to=order.email,
@@ -332,6 +333,20 @@ def _queue_order_mail(order: Order, template: str, subject: str) -> None:
         order=order,
         link=link,
         today=date.today(),
+        **context,
+    )
+
+
+def _queue_refund_mail(refund: Refund) -> None:
+    """Tell the buyer a refund is made, with its credit note."""
+    order = refund.order
+    credit_note = external_url("checkout.credit_note", token=order.token, refund_id=refund.id)
+    _queue_order_mail(
+        order,
+        "refund_made",
+        f"Order {order.number}: {_money(order, refund.amount)} refunded",
+        refund=refund,
+        credit_note=credit_note,
     )
 
 
@@ -667,6 +682,12 @@ REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
 }
 
 
+def value_of_packs(order: Order, restock: dict[int, int]) -> int:
+    """What these packs (by sold allocation id) were sold for, at their lines' prices."""
+    price = {a.id: line.unit_amount for line in order.lines for a in line.allocations}
+    return sum(price.get(allocation_id, 0) * n for allocation_id, n in restock.items())
+
+
 def refund_made(refund: Refund, *, reference: str, status: RefundStatus, actor: str) -> bool:
     """The payment provider (or the bank) took the refund on as `reference`: book it.
 
@@ -786,6 +807,8 @@ def _set_refund_status(refund: Refund, status: RefundStatus, *, actor: str) -> N
         )
         return
     order.amount_refunded += counted * refund.amount
+    if counted > 0 and order.email:
+        _queue_refund_mail(refund)
     if status in (RefundStatus.FAILED, RefundStatus.CANCELED):
         _flag(
             order,

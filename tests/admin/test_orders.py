@@ -495,6 +495,61 @@ def test_partial_refund_restocks_the_chosen_packs_and_never_more_than_remains(
     assert stripe_standin.charge_object(order.stripe_session_id)["amount_refunded"] == 34620
 
 
+def test_a_refund_of_packs_going_back_works_out_its_amount_and_tells_the_buyer(
+    stocked: Flask, stripe_standin: StripeStandIn, staff_client: FlaskClient
+) -> None:
+    order = _paid_card_order(stocked, stripe_standin)  # 12 packs at $27.60
+    ids = _allocation_ids(stocked)
+    nothing = _post(staff_client, order, "refund", refund_amount="")
+    assert nothing.status_code == 422
+    assert "Enter the amount to refund, or the packs going back" in nothing.get_data(as_text=True)
+    page = staff_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
+    assert 'data-unit-amount="2760"' in page and "/static/js/refund.js" in page
+
+    response = _post(
+        staff_client,
+        order,
+        "refund",
+        refund_amount="",
+        refund_reason="two packs came back unopened",
+        **{f"restock_{ids['LATE']}": "2"},
+    )
+    assert response.status_code == 303
+    paid = only_order(stocked)
+    assert paid.amount_refunded == 2 * 2760
+    with stocked.app_context():
+        mail = db.session.scalars(
+            select(OutboxEmail).where(OutboxEmail.subject.contains("refunded"))
+        ).all()
+    assert [m.to for m in mail] == [BUYER["email"]]
+    text = mail[0].body_text
+    assert f"we have refunded $55.20 for your order {order.number}" in text
+    assert "Refunded for this order in all: $55.20 of $346.20." in text
+    link = re.search(r"Your credit note: (\S+)", text)
+    assert link
+    path = link.group(1).removeprefix("http://127.0.0.1:5000")
+    buyer = stocked.test_client()
+    note = buyer.get(path)
+    assert note.status_code == 200 and note.mimetype == "application/pdf"
+    assert f"credit-note-{order.number}-C1.pdf" in note.headers["Content-Disposition"]
+    pdf_text = _pdf_text(note.data)
+    assert "Credit note" in pdf_text and "Returned: Meso Needle 32G" in pdf_text
+    assert "LATE" in pdf_text and "55.20" in pdf_text and "two packs came back" in pdf_text
+    order_page = buyer.get(f"/orders/{paid.token}").get_data(as_text=True)
+    assert "credit note" in order_page and "−$55.20" in order_page
+    assert "Paid after refunds" in order_page and "$291.00" in order_page
+    invoice = _pdf_text(buyer.get(f"/orders/{paid.token}/invoice.pdf").data)
+    assert f"credit note {order.number}-C1" in invoice
+    # Someone else's refund id, or a made-up one, is not there.
+    assert buyer.get(path.replace("/credit-notes/", "/credit-notes/9")).status_code == 404
+
+
+def _pdf_text(pdf: bytes) -> str:
+    import pypdfium2
+
+    return "".join(page.get_textpage().get_text_range() for page in pypdfium2.PdfDocument(pdf))
+
+
 def test_a_refund_form_sent_twice_refunds_once(
     stocked: Flask, stripe_standin: StripeStandIn, staff_client: FlaskClient
 ) -> None:
