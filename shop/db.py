@@ -55,7 +55,8 @@ class StatementDeadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._running: dict[int, tuple[float, int]] = {}
+        # id of the DBAPI connection -> (deadline, its socket, the connection itself)
+        self._running: dict[int, tuple[float, int, weakref.ref[Any]]] = {}
         self._lock = threading.Lock()
         self._watcher_pid: int | None = None
         self.cut = 0  # connections cut so far, for the log and the tests
@@ -127,8 +128,9 @@ class StatementDeadline:
         if fd is None:
             return
         self._ensure_watcher()
+        until = time.monotonic() + self.seconds
         with self._lock:
-            self._running[id(dbapi_connection)] = (time.monotonic() + self.seconds, fd)
+            self._running[id(dbapi_connection)] = (until, fd, weakref.ref(dbapi_connection))
 
     def end(self, dbapi_connection: Any) -> None:
         with self._lock:
@@ -150,11 +152,16 @@ class StatementDeadline:
             time.sleep(self.CHECK_EVERY)
             now = time.monotonic()
             with self._lock:
-                late = [(key, fd) for key, (until, fd) in self._running.items() if until <= now]
-                for key, _fd in late:
+                late = [
+                    (key, fd, ref)
+                    for key, (until, fd, ref) in self._running.items()
+                    if until <= now
+                ]
+                for key, _fd, _ref in late:
                     del self._running[key]
-            for _key, fd in late:
-                self._cut(fd)
+            for _key, fd, ref in late:
+                if _waiting_on_server(ref(), fd):
+                    self._cut(fd)
 
     def _cut(self, fd: int) -> None:
         try:
@@ -170,6 +177,22 @@ class StatementDeadline:
 
 
 _deadlines: weakref.WeakKeyDictionary[Engine, StatementDeadline] = weakref.WeakKeyDictionary()
+
+
+def _waiting_on_server(dbapi_connection: Any, fd: int) -> bool:
+    """Whether this connection, on this socket still, is waiting for the server to answer a
+    command (libpq's ACTIVE state). A connection that finished meanwhile (idle, or idle in
+    a transaction after a commit or rollback began it), was closed, or was collected (its
+    socket number perhaps reused by another connection) is never cut."""
+    if dbapi_connection is None or _socket_of(dbapi_connection) != fd:
+        return False
+    try:
+        from psycopg import pq
+
+        status = dbapi_connection.pgconn.transaction_status
+        return bool(status == pq.TransactionStatus.ACTIVE)
+    except Exception:
+        return False
 
 
 def _socket_of(dbapi_connection: Any) -> int | None:
