@@ -56,7 +56,17 @@ WAIVABLE = ("postgres", "redis", "mail")
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the shop reads from its environment."""
+    """Everything the shop reads from its environment.
+
+    Mail, besides MAIL_SERVER, MAIL_PORT and MAIL_DEFAULT_SENDER:
+
+    - MAIL_USE_TLS=1: STARTTLS on a plain port (often 587); MAIL_USE_SSL=1: TLS from the
+      start (often 465). Not both. Either verifies the server's certificate against
+      MAIL_CA_FILE (a PEM file of certificate authorities) when set, else the system's.
+    - MAIL_USERNAME, MAIL_PASSWORD: sign in to the server (production refuses a
+      MAIL_USERNAME without TLS).
+    - SENTRY_DSN: errors go to Sentry (no personal data sent).
+    """
 
     database_url: str
     secret_key: str
@@ -122,6 +132,11 @@ class Settings:
                 "can be waived"
             )
         base_url = os.environ.get("SHOP_BASE_URL", "").rstrip("/")
+        if _flag("MAIL_USE_TLS") and _flag("MAIL_USE_SSL"):
+            raise ConfigError(
+                "MAIL_USE_TLS (STARTTLS on a plain port, often 587) and MAIL_USE_SSL (TLS from "
+                "the start, often 465) exclude each other: set one"
+            )
         settings = cls(
             database_url=database_url or "",
             secret_key=secret_key or "",
@@ -173,6 +188,8 @@ class Settings:
             missing.append("REDIS_URL, shared by every process (or SHOP_WAIVE=redis)")
         if not self.mail_server and "mail" not in self.waived:
             missing.append("MAIL_SERVER (or SHOP_WAIVE=mail, and mail is only logged)")
+        if self.mail_username and not (self.mail_use_tls or self.mail_use_ssl):
+            missing.append("MAIL_USE_TLS or MAIL_USE_SSL (MAIL_USERNAME's password goes in clear)")
         if missing:
             raise ConfigError(
                 "SHOP_ENV=production refuses to start without: " + "; ".join(missing) + "."
