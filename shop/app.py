@@ -213,7 +213,11 @@ def register_background_work(app: Flask) -> None:
     from shop.quotes.services import expire_due_task
 
     register_mail(app)
-    app.extensions["worker_tasks"] = [settle_lapsed_orders, resend_refunds, expire_due_task]
+    # Named groups the worker runs side by side (with `mail`); `--only` picks among them.
+    app.extensions["worker_tasks"] = {
+        "settle": [settle_lapsed_orders, resend_refunds],
+        "quotes": [expire_due_task],
+    }
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -361,13 +361,13 @@ def test_worker_run_delivers_and_calls_tasks(
     def task() -> None:
         calls.append("task")
 
-    app.extensions["worker_tasks"] = [failing_task, task]
+    app.extensions["worker_tasks"] = {"settle": [failing_task, task]}
     with app.app_context():
         queue_committed()
         run_worker(once=True, interval=5)
     assert len(smtp.handler.envelopes) == 1
     assert calls == ["failing", "task"]
-    assert "mail sent 1, failed 0" in caplog.text
+    assert "mail sent 1, failed 0, given up 0" in caplog.text
     assert "failing_task failed" in caplog.text
 
 
@@ -379,7 +379,7 @@ def test_worker_survives_a_database_outage(
 
     monkeypatch.setattr(worker, "deliver_due", down)
     calls: list[str] = []
-    app.extensions["worker_tasks"] = [lambda: calls.append("task")]
+    app.extensions["worker_tasks"] = {"quotes": [lambda: calls.append("task")]}
     with app.app_context():
         run_worker(once=True, interval=5)
     assert calls == ["task"]
@@ -389,7 +389,7 @@ def test_worker_survives_a_database_outage(
 def test_worker_stops_cleanly_on_sigterm(app: Flask, smtp: SMTPServer) -> None:
     before = signal.getsignal(signal.SIGTERM)
     runs: list[float] = []
-    app.extensions["worker_tasks"] = [lambda: runs.append(time.monotonic())]
+    app.extensions["worker_tasks"] = {"quotes": [lambda: runs.append(time.monotonic())]}
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
     started = time.monotonic()
