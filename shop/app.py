@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,10 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_logging(app: Flask) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    from shop.logs import register
+
+    register(app)
 
 
 def register_proxy(app: Flask) -> None:

@@ -50,6 +50,7 @@ def _development_secret_key(instance_dir: Path) -> str:
     return path.read_text().strip()
 
 
+LOG_FORMATS = ("json", "text")
 # What production needs that an operator may waive, one by one, in SHOP_WAIVE.
 WAIVABLE = ("postgres", "redis", "mail")
 
@@ -66,6 +67,10 @@ class Settings:
     - MAIL_USERNAME, MAIL_PASSWORD: sign in to the server (production refuses a
       MAIL_USERNAME without TLS).
     - SENTRY_DSN: errors go to Sentry (no personal data sent).
+
+    Logs: SHOP_LOG_FORMAT=json (the default in production) writes one JSON object a line,
+    with a request id, route, status and duration for each request; `text` (the default in
+    development) plain lines.
     """
 
     database_url: str
@@ -102,6 +107,8 @@ class Settings:
     mail_password: str | None = None
     mail_ca_file: str | None = None
     sentry_dsn: str | None = None
+    # "json" (one object a line) or "text"; SHOP_LOG_FORMAT, json by default in production.
+    log_format: str = "text"
     waived: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -137,6 +144,9 @@ class Settings:
                 "MAIL_USE_TLS (STARTTLS on a plain port, often 587) and MAIL_USE_SSL (TLS from "
                 "the start, often 465) exclude each other: set one"
             )
+        log_format = os.environ.get("SHOP_LOG_FORMAT") or ("json" if production else "text")
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(f"SHOP_LOG_FORMAT must be json or text, got {log_format!r}")
         settings = cls(
             database_url=database_url or "",
             secret_key=secret_key or "",
@@ -169,6 +179,7 @@ class Settings:
             mail_password=os.environ.get("MAIL_PASSWORD") or None,
             mail_ca_file=os.environ.get("MAIL_CA_FILE") or None,
             sentry_dsn=os.environ.get("SENTRY_DSN") or None,
+            log_format=log_format,
             waived=waived,
         )
         if production:
