@@ -15,9 +15,10 @@ dies between the SMTP server's acceptance and the commit sends it again then (at
 once: the Message-ID stays the same, so mail clients can tell).
 
 Failing: an email the server refuses (or that cannot be built) fails alone and is retried
-with a backoff; one refused MAX_ATTEMPTS times, or addressed where no server without
-SMTPUTF8 can deliver (a non-ASCII local part), is given up (`failed_at`) with a warning. A
-server that is unreachable or hangs fails the run, never the email: it waits, however long.
+with a backoff; one refused for good (5xx) on its MAX_ATTEMPTS-th try, or addressed where
+no server without SMTPUTF8 can deliver (a non-ASCII local part), is given up (`failed_at`)
+with a warning. A server that is unreachable, hangs, or answers "try later" (4xx) fails
+the run or the try, never the email: it waits, however long.
 """
 
 from __future__ import annotations
@@ -260,12 +261,23 @@ def server_failed(exc: Exception) -> bool:
     return isinstance(exc, OSError) and not isinstance(exc, MESSAGE_ERRORS)
 
 
+def refused_for_good(exc: Exception) -> bool:
+    """The server refused this email with a permanent (5xx) answer, or it could not be
+    built; a temporary (4xx) answer, like a server that fails, is only waited out."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return exc.smtp_code >= 500
+    return not isinstance(exc, OSError)
+
+
 def gives_up(exc: Exception, attempts: int) -> bool:
     """Whether this failure ends the email's tries: an address nothing can send to at once,
-    an email refused (or unbuildable) MAX_ATTEMPTS times; a failed server never."""
+    an email refused for good (or unbuildable) on its MAX_ATTEMPTS-th try; never a server
+    that failed or asked to try later."""
     if isinstance(exc, UndeliverableAddress):
         return True
-    return attempts >= MAX_ATTEMPTS and not server_failed(exc)
+    return attempts >= MAX_ATTEMPTS and refused_for_good(exc)
 
 
 def describe(exc: Exception) -> str:
