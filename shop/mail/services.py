@@ -365,6 +365,28 @@ def deliver_due(
     return report
 
 
+def troubled(*, limit: int = 100) -> tuple[list[OutboxEmail], list[OutboxEmail]]:
+    """What staff must see: the emails given up, newest first, and those still waiting
+    after a failed try, oldest first (each list at most `limit` long)."""
+    given_up = db.session.scalars(
+        select(OutboxEmail)
+        .where(OutboxEmail.failed_at.is_not(None))
+        .order_by(OutboxEmail.failed_at.desc(), OutboxEmail.id.desc())
+        .limit(limit)
+    ).all()
+    waiting = db.session.scalars(
+        select(OutboxEmail)
+        .where(
+            OutboxEmail.sent_at.is_(None),
+            OutboxEmail.failed_at.is_(None),
+            OutboxEmail.attempts > 0,
+        )
+        .order_by(OutboxEmail.id)
+        .limit(limit)
+    ).all()
+    return list(given_up), list(waiting)
+
+
 def register(app: Flask) -> None:
     """Send mail queued by a request right after it, when MAIL_SEND_AFTER_COMMIT is on.
 
