@@ -51,7 +51,7 @@ SMTP_TIMEOUT = 10
 CLAIM_LEASE = timedelta(minutes=5)
 MAX_BACKOFF_MINUTES = 60
 MAX_ERROR_LENGTH = 500
-# Refusals of one email before it is given up (about two hours with the backoff).
+# Tries before an email refused for good (5xx) is given up: about two hours with the backoff.
 MAX_ATTEMPTS = 8
 # SMTP errors about one message; the connection stays usable (smtplib sends RSET).
 MESSAGE_ERRORS = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
