@@ -92,6 +92,22 @@ def test_mail_settings_are_read_and_contradictions_refused(
         Settings.from_env()
 
 
+def test_logs_are_json_lines_in_production_and_text_in_development_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, PRODUCTION)
+    monkeypatch.delenv("SHOP_LOG_FORMAT", raising=False)
+    assert Settings.from_env().log_format == "json"
+    monkeypatch.setenv("SHOP_LOG_FORMAT", "text")
+    assert Settings.from_env().log_format == "text"
+    _env(monkeypatch, {})
+    monkeypatch.delenv("SHOP_LOG_FORMAT")
+    assert Settings.from_env().log_format == "text"
+    monkeypatch.setenv("SHOP_LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="SHOP_LOG_FORMAT must be json or text, got 'xml'"):
+        Settings.from_env()
+
+
 def _with(app: Flask, **changes: object) -> Flask:
     settings = dataclasses.replace(app.config["SHOP_SETTINGS"], **changes)
     return create_app(
