@@ -63,9 +63,11 @@ class SMTPServer:
 
 
 class Silent:
-    """A server that accepts connections and never says a word (a hanging mail server)."""
+    """A server that accepts connections and never says a word (a hanging mail server), or
+    only its greeting and then nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, greeting: bytes = b"") -> None:
+        self.greeting = greeting
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.listener.settimeout(0.1)
         self.port = int(self.listener.getsockname()[1])
@@ -80,6 +82,8 @@ class Silent:
             except TimeoutError:
                 continue
             self.accepted.append(connection)
+            if self.greeting:
+                connection.sendall(self.greeting)
 
     def start(self) -> Silent:
         self.thread.start()

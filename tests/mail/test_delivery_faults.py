@@ -62,11 +62,13 @@ def test_mail_to_a_closed_port_is_never_given_up_however_long_the_server_is_down
         assert "ConnectionRefused" in email.last_error
 
 
+@pytest.mark.parametrize("greeting", [b"", b"220 mail.clinic.example ESMTP\r\n"])
 def test_a_server_that_never_answers_costs_one_timeout_and_the_mail_goes_later(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
+    app: Flask, monkeypatch: pytest.MonkeyPatch, greeting: bytes
 ) -> None:
+    """Silent from the start, or after its greeting (no answer to EHLO)."""
     monkeypatch.setattr(mail_services, "SMTP_TIMEOUT", 1)
-    silent = Silent().start()
+    silent = Silent(greeting).start()
     use_mail_server(app, silent.port)
     with app.app_context():
         first, second = queue("a@clinic.example", "b@clinic.example")
