@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,10 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_logging(app: Flask) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    from shop.logs import register
+
+    register(app)
 
 
 def register_proxy(app: Flask) -> None:
@@ -214,7 +212,11 @@ def register_background_work(app: Flask) -> None:
     from shop.quotes.services import expire_due_task
 
     register_mail(app)
-    app.extensions["worker_tasks"] = [settle_lapsed_orders, resend_refunds, expire_due_task]
+    # Named groups the worker runs side by side (with `mail`); `--only` picks among them.
+    app.extensions["worker_tasks"] = {
+        "settle": [settle_lapsed_orders, resend_refunds],
+        "quotes": [expire_due_task],
+    }
 
 
 def register_error_handlers(app: Flask) -> None:

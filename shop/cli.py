@@ -15,7 +15,7 @@ from shop.catalog.models import Product
 from shop.demo import load_demo, load_large
 from shop.errors import ValidationError
 from shop.extensions import db
-from shop.mail.worker import run_worker
+from shop.mail.worker import chosen_tasks, run_worker
 from shop.orders import services as orders
 from shop.orders.models import Order
 
@@ -91,8 +91,23 @@ def register(app: Flask) -> None:
         click.echo("Stock and money agree: no breach found.")
 
     @app.cli.command("worker")
-    @click.option("--once", is_flag=True, help="Run one pass and stop.")
-    @click.option("--interval", type=float, default=5.0, help="Seconds between passes.")
-    def worker(once: bool, interval: float) -> None:
-        """Send queued email and settle lapsed reservations, until stopped."""
-        run_worker(once=once, interval=interval)
+    @click.option("--once", is_flag=True, help="Run each task once and stop.")
+    @click.option("--interval", type=float, default=5.0, help="Seconds between a task's runs.")
+    @click.option(
+        "--only",
+        multiple=True,
+        metavar="TASK[,TASK]",
+        help="Run only these tasks: mail, settle, quotes (repeatable or comma-separated).",
+    )
+    def worker(once: bool, interval: float, only: tuple[str, ...]) -> None:
+        """Send queued email, settle lapsed reservations and expire quotes, until stopped.
+
+        Each task runs on its own (a slow Stripe never holds back mail), so operators may
+        also split them over several worker processes with --only.
+        """
+        names = [name.strip() for value in only for name in value.split(",") if name.strip()]
+        try:
+            chosen_tasks(names)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--only") from None
+        run_worker(once=once, interval=interval, only=names)

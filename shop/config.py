@@ -50,13 +50,28 @@ def _development_secret_key(instance_dir: Path) -> str:
     return path.read_text().strip()
 
 
+LOG_FORMATS = ("json", "text")
 # What production needs that an operator may waive, one by one, in SHOP_WAIVE.
 WAIVABLE = ("postgres", "redis", "mail")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the shop reads from its environment."""
+    """Everything the shop reads from its environment.
+
+    Mail, besides MAIL_SERVER, MAIL_PORT and MAIL_DEFAULT_SENDER:
+
+    - MAIL_USE_TLS=1: STARTTLS on a plain port (often 587); MAIL_USE_SSL=1: TLS from the
+      start (often 465). Not both. Either verifies the server's certificate against
+      MAIL_CA_FILE (a PEM file of certificate authorities) when set, else the system's.
+    - MAIL_USERNAME, MAIL_PASSWORD: sign in to the server (production refuses a
+      MAIL_USERNAME without TLS).
+    - SENTRY_DSN: errors go to Sentry (no personal data sent).
+
+    Logs: SHOP_LOG_FORMAT=json (the default in production) writes one JSON object a line,
+    with a request id, route, status and duration for each request; `text` (the default in
+    development) plain lines.
+    """
 
     database_url: str
     secret_key: str
@@ -94,6 +109,8 @@ class Settings:
     mail_password: str | None = None
     mail_ca_file: str | None = None
     sentry_dsn: str | None = None
+    # "json" (one object a line) or "text"; SHOP_LOG_FORMAT, json by default in production.
+    log_format: str = "text"
     waived: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -124,6 +141,14 @@ class Settings:
                 "can be waived"
             )
         base_url = os.environ.get("SHOP_BASE_URL", "").rstrip("/")
+        if _flag("MAIL_USE_TLS") and _flag("MAIL_USE_SSL"):
+            raise ConfigError(
+                "MAIL_USE_TLS (STARTTLS on a plain port, often 587) and MAIL_USE_SSL (TLS from "
+                "the start, often 465) exclude each other: set one"
+            )
+        log_format = os.environ.get("SHOP_LOG_FORMAT") or ("json" if production else "text")
+        if log_format not in LOG_FORMATS:
+            raise ConfigError(f"SHOP_LOG_FORMAT must be json or text, got {log_format!r}")
         settings = cls(
             database_url=database_url or "",
             secret_key=secret_key or "",
@@ -157,6 +182,7 @@ class Settings:
             mail_password=os.environ.get("MAIL_PASSWORD") or None,
             mail_ca_file=os.environ.get("MAIL_CA_FILE") or None,
             sentry_dsn=os.environ.get("SENTRY_DSN") or None,
+            log_format=log_format,
             waived=waived,
         )
         if production:
@@ -176,6 +202,8 @@ class Settings:
             missing.append("REDIS_URL, shared by every process (or SHOP_WAIVE=redis)")
         if not self.mail_server and "mail" not in self.waived:
             missing.append("MAIL_SERVER (or SHOP_WAIVE=mail, and mail is only logged)")
+        if self.mail_username and not (self.mail_use_tls or self.mail_use_ssl):
+            missing.append("MAIL_USE_TLS or MAIL_USE_SSL (MAIL_USERNAME's password goes in clear)")
         if missing:
             raise ConfigError(
                 "SHOP_ENV=production refuses to start without: " + "; ".join(missing) + "."

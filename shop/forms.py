@@ -9,10 +9,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import DateField, Form, StringField
-from wtforms.validators import StopValidation
+from wtforms.validators import StopValidation, ValidationError
 
 from shop.money import decimal_amount, parse_amount
 
@@ -36,6 +37,39 @@ class DateInput(DateField):  # type: ignore[misc]  # WTForms ships no type infor
 def strip(value: Any) -> Any:
     """A WTForms filter: text without surrounding white space; anything else as it is."""
     return value.strip() if isinstance(value, str) else value
+
+
+PLAIN_ADDRESS = (
+    "Use an address written in plain letters (a to z, digits, dots and dashes) before the @: "
+    "mail cannot be delivered to this one."
+)
+
+
+class ASCIIAddress:
+    """A WTForms validator: an address whose part before the @ is plain ASCII. Others can
+    only be delivered by servers with SMTPUTF8, which the shop's mail does not rely on; the
+    part after it may be internationalised (it is sent in its IDNA form). For sign-in,
+    where a stored address is only looked up, not checked again."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        local = str(field.data or "").rpartition("@")[0]
+        if not local.isascii():
+            raise StopValidation(PLAIN_ADDRESS)
+
+
+class EmailAddress(ASCIIAddress):
+    """A WTForms validator: an address the shop can send mail to (a plain part before the @,
+    a domain that could exist); `example` shows what an address looks like."""
+
+    def __init__(self, example: str) -> None:
+        self.message = f"Enter an email address like {example}."
+
+    def __call__(self, form: Any, field: Any) -> None:
+        super().__call__(form, field)
+        try:
+            validate_email(str(field.data or ""), check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError:
+            raise ValidationError(self.message) from None
 
 
 def shop_currency() -> str:

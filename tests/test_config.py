@@ -30,7 +30,8 @@ PRODUCTION = {
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
-    for name in (*PRODUCTION, "SHOP_WAIVE", "TRUSTED_HOSTS", "SHOP_PROXY_HOPS"):
+    mail = ("MAIL_USE_TLS", "MAIL_USE_SSL", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_CA_FILE")
+    for name in (*PRODUCTION, *mail, "SHOP_WAIVE", "TRUSTED_HOSTS", "SHOP_PROXY_HOPS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -65,6 +66,45 @@ def test_production_runs_without_what_is_waived_and_only_that(
     assert Settings.from_env().production
     _env(monkeypatch, {**PRODUCTION, "SHOP_WAIVE": "secret_key"})
     with pytest.raises(ConfigError, match="only postgres, redis, mail can be waived"):
+        Settings.from_env()
+
+
+def test_mail_settings_are_read_and_contradictions_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mail = {
+        "MAIL_USE_TLS": "1",
+        "MAIL_USERNAME": "shop",
+        "MAIL_PASSWORD": "s3cret",
+        "MAIL_CA_FILE": "/etc/ssl/mail-ca.pem",
+    }
+    _env(monkeypatch, {**PRODUCTION, **mail})
+    settings = Settings.from_env()
+    assert (settings.mail_use_tls, settings.mail_use_ssl) == (True, False)
+    assert (settings.mail_username, settings.mail_password) == ("shop", "s3cret")
+    assert settings.mail_ca_file == "/etc/ssl/mail-ca.pem"
+    monkeypatch.setenv("MAIL_USE_SSL", "1")
+    with pytest.raises(ConfigError, match="MAIL_USE_TLS .* and MAIL_USE_SSL .* exclude"):
+        Settings.from_env()
+    monkeypatch.delenv("MAIL_USE_SSL")
+    monkeypatch.delenv("MAIL_USE_TLS")
+    with pytest.raises(ConfigError, match="MAIL_USERNAME's password goes in clear"):
+        Settings.from_env()
+
+
+def test_logs_are_json_lines_in_production_and_text_in_development_unless_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, PRODUCTION)
+    monkeypatch.delenv("SHOP_LOG_FORMAT", raising=False)
+    assert Settings.from_env().log_format == "json"
+    monkeypatch.setenv("SHOP_LOG_FORMAT", "text")
+    assert Settings.from_env().log_format == "text"
+    _env(monkeypatch, {})
+    monkeypatch.delenv("SHOP_LOG_FORMAT")
+    assert Settings.from_env().log_format == "text"
+    monkeypatch.setenv("SHOP_LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="SHOP_LOG_FORMAT must be json or text, got 'xml'"):
         Settings.from_env()
 
 

@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     "error_pages": 7,
     "demo": 7,
     "audit": 7,
+    "logs": 7,
     # the commands, the application, and the package that exports it
     "cli": 8,
     "app": 9,

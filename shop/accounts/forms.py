@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length
+from wtforms.validators import EqualTo, InputRequired, Length
 
-from shop.forms import ShopForm
+from shop.forms import ASCIIAddress, EmailAddress, ShopForm
 
 
 class LoginForm(ShopForm):
     email = EmailField(
-        "Email", validators=[InputRequired("Enter your email address."), Length(max=254)]
+        "Email",
+        validators=[InputRequired("Enter your email address."), ASCIIAddress(), Length(max=254)],
     )
     password = PasswordField(
         "Password", validators=[InputRequired("Enter your password."), Length(max=200)]
@@ -23,7 +24,7 @@ class RegisterForm(ShopForm):
         "Email",
         validators=[
             InputRequired("Enter your email address."),
-            Email("Enter an email address like name@clinic.com.", check_deliverability=False),
+            EmailAddress("name@clinic.com"),
             Length(max=254),
         ],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from shop.admin import (  # noqa: F401
     catalog_csv,
+    mail,
     orders,
     products,
     quotes,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length
 
 from shop.accounts import services as accounts
 from shop.accounts.auth import actor, admin_required
@@ -22,7 +22,7 @@ from shop.accounts.models import Role, User
 from shop.admin.blueprint import bp, section
 from shop.errors import ValidationError
 from shop.extensions import db
-from shop.forms import ShopForm, strip
+from shop.forms import EmailAddress, ShopForm, strip
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +40,7 @@ class StaffForm(ShopForm):
         filters=[strip],
         validators=[
             InputRequired("Enter their email address."),
-            Email(
-                "Enter an email address like name@meso-needles.example.", check_deliverability=False
-            ),
+            EmailAddress("name@meso-needles.example"),
             Length(max=254),
         ],
     )

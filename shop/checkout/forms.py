@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from wtforms import EmailField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional
 
 from shop.countries import COUNTRIES
-from shop.forms import ShopForm
+from shop.forms import EmailAddress, ShopForm
 
 
 class CheckoutForm(ShopForm):
@@ -15,7 +15,7 @@ class CheckoutForm(ShopForm):
         "Email",
         validators=[
             InputRequired("Enter your email address."),
-            Email("Enter an email address like name@clinic.com.", check_deliverability=False),
+            EmailAddress("name@clinic.com"),
             Length(max=254),
         ],
     )

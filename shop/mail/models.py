@@ -1,4 +1,4 @@
-"""The outbox: one row per email, kept until sent."""
+"""The outbox: one row per email, kept until sent or given up."""
 
 from __future__ import annotations
 
@@ -25,3 +25,12 @@ class OutboxEmail(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # Given up: the recipient can never be reached, or the server kept refusing the message.
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+    @property
+    def state(self) -> str:
+        """What staff see: queued (due or backing off), sent, or failed (given up)."""
+        if self.sent_at is not None:
+            return "sent"
+        return "failed" if self.failed_at is not None else "queued"

@@ -17,11 +17,11 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
 from shop.countries import COUNTRIES
-from shop.forms import ShopForm, SubForm, strip
+from shop.forms import EmailAddress, ShopForm, SubForm, strip
 from shop.money import parse_amount
 from shop.quotes.models import BusinessType
 
@@ -76,7 +76,7 @@ class QuoteRequestForm(ShopForm):
         "Email",
         validators=[
             InputRequired("Enter your email address."),
-            Email("Enter an email address like name@company.com.", check_deliverability=False),
+            EmailAddress("name@company.com"),
             Length(max=254),
         ],
         filters=[strip],
