@@ -1,7 +1,7 @@
 """outbox emails can be given up
 
 Revision ID: 5b1e0c7d9a21
-Revises: a6202be8440a
+Revises: 4a44b344e0a7
 Create Date: 2026-12-01 14:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '5b1e0c7d9a21'
-down_revision = 'a6202be8440a'
+down_revision = '4a44b344e0a7'
 branch_labels = None
 depends_on = None
 
