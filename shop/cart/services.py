@@ -107,12 +107,15 @@ def account_cart(user_id: int) -> Cart | None:
 
 
 def variant_by_sku(sku: str) -> Variant | None:
+    """The variant with this SKU in any case a buyer types it: the catalogue keeps SKUs in
+    capitals, so "mn-32g-4mm-100" is MN-32G-4MM-100 (one look-up of the unique index)."""
     sku = sku.strip()
     if not sku or len(sku) > 64:
         return None
     return db.session.scalar(
         select(Variant)
-        .where(Variant.sku == sku)
+        .where(Variant.sku.in_({sku, sku.upper()}))
+        .limit(1)
         .options(selectinload(Variant.product), selectinload(Variant.price_tiers))
     )
 
