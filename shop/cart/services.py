@@ -89,6 +89,12 @@ def shipping_for(subtotal: int) -> int:
     return int(settings.shipping_amount)
 
 
+def free_shipping_gap(subtotal: int) -> int:
+    """How much more a cart of this subtotal needs to ship free (0 when it already does),
+    by the same threshold `shipping_for` charges by."""
+    return max(0, int(current_app.config["SHOP_SETTINGS"].free_shipping_from) - subtotal)
+
+
 def new_cart() -> Cart:
     cart = Cart(token=secrets.token_urlsafe(32))
     db.session.add(cart)

@@ -69,7 +69,7 @@ def _inside_viewport(page, locator) -> bool:  # type: ignore[no-untyped-def]
     return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
 
 
-def test_a_phone_shows_the_first_variants_price_availability_and_add_button(  # type: ignore[no-untyped-def]
+def test_a_phone_shows_the_first_variants_price_per_pack_and_needle_availability_and_add(  # type: ignore[no-untyped-def]
     page, live_server: str, demo: None
 ) -> None:
     page.set_viewport_size(PHONE)
@@ -80,6 +80,7 @@ def test_a_phone_shows_the_first_variants_price_availability_and_add_button(  # 
         first.locator(".tiers li").first,
         first.locator(".stock"),
         first.get_by_role("button", name="Add"),
+        first.locator(".per-needle").first,
     ):
         assert part.is_visible()
         assert _inside_viewport(page, part), part
