@@ -62,7 +62,7 @@ def test_guide_page_shows_title_dates_disclaimer_toc_body_and_sources(
         assert f'<h2 id="{anchor}">' in html
 
     sources = _section(html, "guide-sources")
-    assert "Marzban, S. (2017)" in sources
+    assert "Marzban, S., Amani, B., &amp; Asgharzadeh, A. (2017)" in sources
     assert '<a href="https://doi.org/10.5812/htaa.14078">' in sources
     # Aftercare names no product: no empty products section.
     assert 'id="guide-products"' not in html
