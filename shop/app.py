@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from shop.config import Settings, engine_options
 from shop.db import StatementDeadline
 from shop.extensions import cache, csrf, db, limiter, login_manager, migrate
-from shop.money import decimal_amount, format_money
+from shop.money import decimal_amount, format_money, per_unit
 from shop.urls import external_url
 from shop.wording import count, packs, paragraphs
 
@@ -141,6 +141,10 @@ def register_template_helpers(app: Flask) -> None:
     @app.template_filter("money")
     def money(cents: int) -> str:
         return format_money(cents, currency)
+
+    @app.template_filter("per_needle")
+    def per_needle(cents: int, pack_size: int) -> str:
+        return f"{format_money(per_unit(cents, pack_size), currency)} per needle"
 
     @app.template_filter("decimal_amount")
     def decimal(cents: int) -> str:

@@ -46,6 +46,15 @@ def format_money(cents: int, currency: str) -> str:
     return f"{sign}{prefix}{cents // 100:,}.{cents % 100:02d}"
 
 
+def per_unit(cents: int, units: int) -> int:
+    """The price of one of `units` in a pack of `cents`, to the nearest minor unit (half up):
+    a 20-pack at 750 is 38 a needle. Shown beside a pack price only; nothing is charged
+    per needle, so the rounding never reaches an order."""
+    if units <= 0:
+        raise ValueError("a pack holds at least one needle")
+    return (2 * cents + units) // (2 * units)
+
+
 def decimal_amount(cents: int, currency: str) -> str:
     """`4500, "usd"` → `"45.00"`: the plain decimal string schema.org and CSV want."""
     if currency.lower() in ZERO_DECIMAL:

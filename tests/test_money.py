@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shop.money import format_money, parse_amount
+from shop.money import format_money, parse_amount, per_unit
 
 
 @pytest.mark.parametrize(
@@ -89,3 +89,18 @@ def test_money_reads_as_money(cents: int, currency: str, shown: str) -> None:
 def test_money_is_never_a_float() -> None:
     with pytest.raises(TypeError):
         format_money(12.5, "usd")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("cents", "needles", "each"),
+    [(750, 20, 38), (3000, 100, 30), (2760, 100, 28), (690, 20, 35), (1, 3, 0), (5, 10, 1)],
+)
+def test_a_pack_price_per_needle_rounds_half_up_to_a_cent(
+    cents: int, needles: int, each: int
+) -> None:
+    assert per_unit(cents, needles) == each
+
+
+def test_a_pack_without_needles_has_no_price_per_needle() -> None:
+    with pytest.raises(ValueError):
+        per_unit(750, 0)

@@ -89,6 +89,12 @@ def shipping_for(subtotal: int) -> int:
     return int(settings.shipping_amount)
 
 
+def free_shipping_gap(subtotal: int) -> int:
+    """How much more a cart of this subtotal needs to ship free (0 when it already does),
+    by the same threshold `shipping_for` charges by."""
+    return max(0, int(current_app.config["SHOP_SETTINGS"].free_shipping_from) - subtotal)
+
+
 def new_cart() -> Cart:
     cart = Cart(token=secrets.token_urlsafe(32))
     db.session.add(cart)
@@ -107,12 +113,15 @@ def account_cart(user_id: int) -> Cart | None:
 
 
 def variant_by_sku(sku: str) -> Variant | None:
+    """The variant with this SKU in any case a buyer types it: the catalogue keeps SKUs in
+    capitals, so "mn-32g-4mm-100" is MN-32G-4MM-100 (one look-up of the unique index)."""
     sku = sku.strip()
     if not sku or len(sku) > 64:
         return None
     return db.session.scalar(
         select(Variant)
-        .where(Variant.sku == sku)
+        .where(Variant.sku.in_({sku, sku.upper()}))
+        .limit(1)
         .options(selectinload(Variant.product), selectinload(Variant.price_tiers))
     )
 

@@ -401,6 +401,45 @@ def _page_ids(index: CatalogIndex, sort: str, found: int, offset: int, limit: in
     return page
 
 
+def _search_tiers(session: Any, index: CatalogIndex, q: str) -> list[int]:
+    """The products a search finds, best first and each only once: those with a variant
+    of exactly the SKU typed, then those with a variant of the gauge, length and pins
+    written and every other word in their texts (the text search alone when no needle is
+    written). One query for the words, one more only when a whole SKU is typed."""
+    wanted = search.needle_search(q)
+    found = index.everything
+    if wanted.needle:
+        found &= index.with_variant(
+            Filters(gauges=wanted.gauges, lengths=wanted.lengths, pins=wanted.pins)
+        )
+    ids = search.matching_ids(session, wanted.text) if wanted.text else None
+    if ids is not None:
+        found &= bitmap(ids)
+    exact = (
+        bitmap(search.exact_sku_ids(session, wanted.skus)) & index.everything if wanted.skus else 0
+    )
+    return [exact, found & ~exact]
+
+
+def _ranked_page_ids(
+    index: CatalogIndex, sort: str, tiers: list[int], found: int, offset: int, limit: int
+) -> list[int]:
+    """The ids at offset..offset+limit of `found` listed tier by tier (the search's best
+    matches first), each tier in that sort order."""
+    page: list[int] = []
+    for tier in tiers:
+        members_here = found & tier
+        size = members_here.bit_count()
+        if offset >= size:
+            offset -= size
+            continue
+        page += _page_ids(index, sort, members_here, offset, limit - len(page))
+        offset = 0
+        if len(page) == limit:
+            break
+    return page
+
+
 @dataclass
 class Facet:
     name: str
@@ -496,16 +535,13 @@ def select_page(session: Any, filters: Filters, *, per_page: int = PER_PAGE) -> 
     """The page of the filtered catalogue, as product ids: from the index, plus the text
     search (one query) when there is one."""
     index = catalog_index(session)
-    matching = index.everything
-    if filters.q:
-        ids = search.matching_ids(session, filters.q)
-        if ids is not None:
-            matching &= bitmap(ids)
+    tiers = _search_tiers(session, index, filters.q) if filters.q else [index.everything]
+    matching = _union(tiers)
     found = matching & _kinds(index, filters) & index.with_variant(filters)
     total = found.bit_count()
     pages = max(1, math.ceil(total / per_page))
     page = min(filters.page, pages)
-    ids = _page_ids(index, filters.sort, found, (page - 1) * per_page, per_page)
+    ids = _ranked_page_ids(index, filters.sort, tiers, found, (page - 1) * per_page, per_page)
     return Selection(filters, index, matching, total, page, pages, ids)
 
 

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import Label
 
-from shop.catalog.models import Product, SearchTerm
+from shop.catalog.models import Product, SearchTerm, Variant
 from shop.extensions import db
 
 MAX_TERM = 64
@@ -82,6 +82,106 @@ def query_words(q: str) -> list[QueryWord]:
             if word not in result:
                 result.append(word)
     return result[:MAX_QUERY_WORDS]
+
+
+# How buyers write a needle: gauge "32G", "32 g", "g32"; length "4mm", "4 mm", "4.0mm",
+# "2,5 mm"; pins "5 pins", "5-pin"; "x" or "×" between them ("32G x 4mm", "32gx4mm").
+_NEEDLE = re.compile(
+    r"(?<![0-9a-wyz.,])(?:"
+    r"(?P<pins>\d{1,2})\s*-?\s*pins?"
+    r"|g\s*(?P<gauge_first>\d{2})"
+    r"|(?P<gauge>\d{2})\s*g(?:auge)?"
+    r"|(?P<length>\d{1,2}(?:[.,]\d{1,2})?)\s*mm"
+    r")(?![0-9a-wyz])"
+)
+_PINS_WORD = re.compile(r"\d{1,2}-pins?")
+_BY = re.compile(r"(?<![0-9a-z])[x×](?![0-9a-z])")
+_PUNCTUATION = ".,;:!?\"'()"
+GAUGES = range(18, 35)
+PINS = range(1, 13)
+
+
+@dataclass(frozen=True)
+class NeedleSearch:
+    """A search box entry read as a buyer means it.
+
+    `gauges`, `lengths` and `pins` are the needle a buyer wrote ("32G x 4mm", "5 pins"): a
+    product matches when one and the same active variant has them. `skus` are the words
+    shaped like a whole SKU (an exact one ranks first). `text` is what is left for the word
+    index: names, descriptions, SKUs in part.
+    """
+
+    gauges: tuple[int, ...] = ()
+    lengths: tuple[float, ...] = ()
+    pins: tuple[int, ...] = ()
+    skus: tuple[str, ...] = ()
+    text: str = ""
+
+    @property
+    def needle(self) -> bool:
+        return bool(self.gauges or self.lengths or self.pins)
+
+
+def _is_sku(chunk: str) -> bool:
+    """An SKU, whole or in part, as typed: letters and digits joined by hyphens or slashes
+    ("MN-32G-4MM-100", "mi5-32g", "27G/13mm"), but not "5-pin"."""
+    return bool(_SKU.fullmatch(chunk) and re.search(r"[-/]", chunk)) and not _PINS_WORD.fullmatch(
+        chunk
+    )
+
+
+def _add(values: list[Any], value: Any) -> None:
+    if value not in values:
+        values.append(value)
+
+
+def needle_search(q: str) -> NeedleSearch:
+    """Read gauge, length, pins and SKUs out of a search box entry; the rest is text."""
+    chunks = [c.strip(_PUNCTUATION) for c in q.lower().split()]
+    skus = [c[:MAX_TERM] for c in chunks if _is_sku(c)]
+    rest = " ".join(c for c in q.lower().split() if not _is_sku(c.strip(_PUNCTUATION)))
+    gauges: list[int] = []
+    lengths: list[float] = []
+    pins: list[int] = []
+
+    def read(match: re.Match[str]) -> str:
+        gauge = match.group("gauge") or match.group("gauge_first")
+        if gauge and int(gauge) in GAUGES:
+            _add(gauges, int(gauge))
+        elif match.group("length") and 0 < float(match.group("length").replace(",", ".")) <= 50:
+            _add(lengths, round(float(match.group("length").replace(",", ".")), 1))
+        elif match.group("pins") and int(match.group("pins")) in PINS:
+            _add(pins, int(match.group("pins")))
+        else:
+            return match.group(0)  # not a needle we make: left as text
+        return " "
+
+    rest = _NEEDLE.sub(read, rest)
+    if gauges or lengths or pins:
+        rest = _BY.sub(" ", rest)
+    words = [*skus, *rest.split()]
+    return NeedleSearch(
+        gauges=tuple(gauges[:MAX_QUERY_WORDS]),
+        lengths=tuple(lengths[:MAX_QUERY_WORDS]),
+        pins=tuple(pins[:MAX_QUERY_WORDS]),
+        skus=tuple(dict.fromkeys(skus))[:MAX_QUERY_WORDS],
+        text=" ".join(words),
+    )
+
+
+def exact_sku_ids(session: Session, skus: Iterable[str]) -> list[int]:
+    """Products with an active variant whose SKU is one of these, whatever their case (the
+    catalogue keeps SKUs in capitals: one look-up of the unique index)."""
+    wanted = sorted({sku.upper() for sku in skus})
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            select(Variant.product_id)
+            .where(Variant.sku.in_(wanted), Variant.is_active.is_(True))
+            .distinct()
+        )
+    )
 
 
 def words_of(texts: Iterable[str]) -> set[str]:

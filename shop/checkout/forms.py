@@ -9,6 +9,10 @@ from wtforms.validators import InputRequired, Length, Optional
 from shop.countries import COUNTRIES
 from shop.forms import EmailAddress, ShopForm
 
+# The fields a buyer typed, kept in the session while they pay at Stripe so that a cancel
+# brings them back filled; the payment method is chosen again, a card never reaches us.
+REMEMBERED = ("email", "contact_name", "company", "phone", "shipping_address", "country")
+
 
 class CheckoutForm(ShopForm):
     email = EmailField(
@@ -18,23 +22,35 @@ class CheckoutForm(ShopForm):
             EmailAddress("name@clinic.com"),
             Length(max=254),
         ],
+        render_kw={"autocomplete": "email"},
     )
     contact_name = StringField(
-        "Your name", validators=[InputRequired("Enter your name."), Length(max=120)]
+        "Your name",
+        validators=[InputRequired("Enter your name."), Length(max=120)],
+        render_kw={"autocomplete": "name"},
     )
-    company = StringField("Clinic or company", validators=[Optional(), Length(max=160)])
-    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    company = StringField(
+        "Clinic or company",
+        validators=[Optional(), Length(max=160)],
+        render_kw={"autocomplete": "organization"},
+    )
+    phone = StringField(
+        "Phone", validators=[Optional(), Length(max=40)], render_kw={"autocomplete": "tel"}
+    )
     shipping_address = TextAreaField(
         "Shipping address",
         validators=[
             InputRequired("Enter the address we ship to."),
             Length(min=10, max=600, message="Enter the full address: street, postcode and town."),
         ],
+        # One box for street, postcode and town: the token for a whole address.
+        render_kw={"autocomplete": "shipping street-address"},
     )
     country = SelectField(
         "Country",
         choices=[SelectChoice("", "Choose a country"), *COUNTRIES],
         validators=[InputRequired("Choose the country we ship to.")],
+        render_kw={"autocomplete": "shipping country"},
     )
     payment_method = RadioField(
         "Payment",

@@ -3,11 +3,23 @@ the cart's own views and again by checkout when its form has errors."""
 
 from __future__ import annotations
 
-from flask import current_app, render_template
+from flask import current_app, render_template, session
 
-from shop.cart.services import priced, shipping_for
+from shop.cart.services import free_shipping_gap, priced, shipping_for
 from shop.cart.session import current_cart
-from shop.checkout.forms import CheckoutForm
+from shop.checkout.forms import REMEMBERED, CheckoutForm
+
+DETAILS_KEY = "checkout_details"
+
+
+def remember_details(form: CheckoutForm) -> None:
+    """Keep the buyer's details for the cart page they may come back to from Stripe."""
+    session[DETAILS_KEY] = {name: str(getattr(form, name).data or "") for name in REMEMBERED}
+
+
+def forget_details() -> None:
+    """The order is placed for good: the details are no longer needed in the session."""
+    session.pop(DETAILS_KEY, None)
 
 
 def render_cart_page(
@@ -17,7 +29,7 @@ def render_cart_page(
     card = current_app.config["SHOP_SETTINGS"].card_payments
     cart = priced(current_cart())
     if form is None:
-        form = CheckoutForm()
+        form = CheckoutForm(data=session.get(DETAILS_KEY) or {})
         if not card:
             form.payment_method.data = "bank_transfer"
     shipping = shipping_for(cart.subtotal) if cart.lines else 0
@@ -28,5 +40,7 @@ def render_cart_page(
         form=form,
         errors=errors or {},
         card_configured=card,
+        free_shipping_gap=free_shipping_gap(cart.subtotal),
+        free_shipping_from=current_app.config["SHOP_SETTINGS"].free_shipping_from,
     )
     return page, status

@@ -23,7 +23,7 @@ from shop.cart.services import priced
 from shop.cart.session import current_cart, remember_count
 from shop.checkout import services
 from shop.checkout.forms import CheckoutForm
-from shop.checkout.pages import render_cart_page
+from shop.checkout.pages import forget_details, remember_details, render_cart_page
 from shop.extensions import db, limiter
 from shop.inventory.services import InsufficientStock
 from shop.orders import services as orders
@@ -92,6 +92,7 @@ def checkout() -> ResponseReturnValue:
             "Card payment is not configured in this shop yet. Choose bank transfer."
         ]
         return render_cart_page(form, status=422)
+    remember_details(form)
     contact = orders.Contact(
         email=form.email.data.strip().lower(),
         contact_name=form.contact_name.data.strip(),
@@ -124,6 +125,7 @@ def checkout() -> ResponseReturnValue:
     db.session.commit()  # the reservation stands before Stripe is called
     if method is PaymentMethod.BANK_TRANSFER:
         orders.queue_confirmation(order)
+        forget_details()
         cart.lines.clear()
         remember_count(cart)
         db.session.commit()
@@ -169,6 +171,7 @@ def success() -> ResponseReturnValue:
     if order.status in (OrderStatus.PAID, OrderStatus.PAYMENT_PROCESSING) and order.cart_id:
         cart = current_cart()
         if cart is not None and cart.id == order.cart_id:
+            forget_details()
             cart.lines.clear()
             remember_count(cart)
     db.session.commit()

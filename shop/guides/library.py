@@ -1,7 +1,9 @@
 """The guides as the shop knows them: read once from Markdown files with YAML front matter.
 
 One relation links guides and products: the `products` list of a guide's front matter.
-A guide page reads it forwards, a product page backwards (`Library.for_product`).
+A guide page reads it forwards, a product page backwards (`Library.for_product`). A guide
+whose products are many may give its `advice` (a sentence and the catalogue listing it
+means, as URL query arguments): its page then ends with only the products that fit it.
 """
 
 from __future__ import annotations
@@ -61,6 +63,15 @@ class Source:
 
 
 @dataclass(frozen=True)
+class Advice:
+    """A guide's main advice, e.g. "point-by-point scalp work: 30G to 32G, 4 mm", and the
+    catalogue listing it names (`kind=meso-needle&gauge=30&length=4`)."""
+
+    text: str
+    listing: str
+
+
+@dataclass(frozen=True)
 class Guide:
     slug: str
     title: str
@@ -72,6 +83,7 @@ class Guide:
     html: Markup
     toc: tuple[markup.TocEntry, ...]
     reading_minutes: int
+    advice: Advice | None = None
 
     @property
     def url(self) -> str:
@@ -109,6 +121,18 @@ def _text(meta: dict[str, Any], key: str, problems: list[str]) -> str:
     if key in meta:
         problems.append(f"{key} is empty or not text")
     return ""
+
+
+def _advice(meta: dict[str, Any], problems: list[str]) -> Advice | None:
+    value = meta.get("advice")
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        text, listing = value.get("text"), value.get("listing")
+        if isinstance(text, str) and text.strip() and isinstance(listing, str) and listing:
+            return Advice(text.strip(), listing.strip().lstrip("?"))
+    problems.append("advice must have a text and a listing (URL query arguments)")
+    return None
 
 
 def _strings(meta: dict[str, Any], key: str, problems: list[str]) -> list[str]:
@@ -179,6 +203,7 @@ def read_guide(path: Path) -> Reading:
         html=rendered.html,
         toc=rendered.toc,
         reading_minutes=rendered.reading_minutes,
+        advice=_advice(meta, problems),
     )
     return Reading(path, guide, problems)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from shop.catalog import queries
 from shop.catalog.models import Product
@@ -33,6 +35,24 @@ class RelatedProduct:
     @property
     def pins(self) -> int:
         return self.product.variants[0].pins if self.product.variants else 1
+
+
+def fitting(products: Sequence[RelatedProduct], listing: str) -> list[RelatedProduct]:
+    """The products the catalogue listing `listing` (URL query arguments) would show: of
+    its families, with an active variant of its gauges, lengths and pins."""
+    filters = queries.Filters.from_args(MultiDict(parse_qsl(listing)))
+
+    def fits(item: RelatedProduct) -> bool:
+        if filters.kinds and item.product.kind not in filters.kinds:
+            return False
+        return any(
+            (not filters.gauges or v.gauge in filters.gauges)
+            and (not filters.lengths or round(v.length_mm, 1) in filters.lengths)
+            and (not filters.pins or v.pins in filters.pins)
+            for v in item.product.variants
+        )
+
+    return [item for item in products if fits(item)]
 
 
 def related_products(slugs: Sequence[str]) -> list[RelatedProduct]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, url_for
 
 from shop.guides.library import Guide, library
-from shop.guides.services import RelatedProduct, related_products
+from shop.guides.services import RelatedProduct, fitting, related_products
 from shop.urls import external_url
 
 bp = Blueprint("guides", __name__)
@@ -27,10 +27,12 @@ def guide_page(slug: str) -> str:
         abort(404)
     products = related_products(guide.products)
     canonical = external_url("guides.guide_page", slug=guide.slug)
+    advice = guide.advice
     return render_template(
         "guides/guide.html",
         guide=guide,
-        products=products,
+        products=fitting(products, advice.listing) if advice else products,
+        advice_url=f"{url_for('catalog.product_list')}?{advice.listing}" if advice else None,
         canonical=canonical,
         article=article_json_ld(guide, products, canonical),
         others=[g for g in library().guides if g.slug != guide.slug],

@@ -119,3 +119,35 @@ def test_cart_survives_a_browser_restart(app: Flask, client: FlaskClient) -> Non
     fresh = app.test_client()
     fresh.set_cookie("session", session_cookie.value)
     assert "MN-32G-4MM-100" in fresh.get("/cart").get_data(as_text=True)
+
+
+def test_the_product_page_and_cart_show_the_price_per_needle(
+    app: Flask, client: FlaskClient
+) -> None:
+    with app.app_context():
+        variant = make_variant(
+            product=make_product(slug="meso-32", name="Meso Needle 32G"),
+            sku="MN-32G-4MM-20",
+            prices=((1, 750), (10, 690)),
+        )
+        variant.pack_size = 20
+        make_lot(variant, quantity=40, expires_in_days=900)
+        db.session.commit()
+    page = client.get("/products/meso-32").get_data(as_text=True)
+    assert '$7.50 <span class="per-needle">$0.38 per needle</span>' in page
+    assert '$6.90 from 10 packs <span class="per-needle">$0.35 per needle</span>' in page
+    _add(client, "MN-32G-4MM-20", "2")
+    assert "$0.38 per needle" in client.get("/cart").get_data(as_text=True)
+
+
+def test_the_cart_says_how_much_more_ships_free(app: Flask, client: FlaskClient) -> None:
+    _variant(app)
+    free_from = app.config["SHOP_SETTINGS"].free_shipping_from
+    assert free_from == 50000
+    _add(client, "MN-32G-4MM-100", "2")  # $60.00
+    html = client.get("/cart").get_data(as_text=True)
+    assert "Add $440.00 more and shipping is free (free from $500.00)." in html
+    assert "$15.00" in html
+    _add(client, "MN-32G-4MM-100", "18")  # 20 packs at $27.60: $552.00
+    html = client.get("/cart").get_data(as_text=True)
+    assert "Shipping is free on this order." in html and "more and shipping is free" not in html

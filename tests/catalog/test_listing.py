@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 from werkzeug.datastructures import MultiDict
 
-from shop.catalog import queries
+from shop.catalog import queries, search
 from shop.catalog.models import Kind, Product, SearchTerm, Variant
 from shop.extensions import db
 from tests.factories import make_product, make_variant
@@ -62,7 +63,27 @@ def _reference(filters: queries.Filters, per_page: int) -> tuple[int, list[int],
         conditions: list[Any] = [Product.is_active.is_(True)]
         if filters.kinds and not skip_kind:
             conditions.append(Product.kind.in_(filters.kinds))
-        for word in filters.q.lower().split():
+        wanted = search.needle_search(filters.q)
+        if wanted.needle:  # "32g" asks for a product with a 32G variant
+            needle = aliased(Variant)
+            conditions.append(
+                select(needle.id)
+                .where(
+                    needle.product_id == Product.id,
+                    needle.is_active.is_(True),
+                    *(
+                        column.in_(values)
+                        for column, values in (
+                            (needle.gauge, wanted.gauges),
+                            (needle.length_mm, wanted.lengths),
+                            (needle.pins, wanted.pins),
+                        )
+                        if values
+                    ),
+                )
+                .exists()
+            )
+        for word in wanted.text.split():
             conditions.append(
                 Product.id.in_(
                     select(SearchTerm.product_id).where(

@@ -157,3 +157,88 @@ def test_search_follows_edits(app: Flask, client: FlaskClient, needles: None) ->
         db.session.commit()
     assert names(client, "holder") == []
     assert names(client, "clamp") == ["Cannula Clamp"]
+
+
+@pytest.fixture
+def more_needles(app: Flask, needles: None) -> None:
+    """A pack mixing a 32G 6 mm and a 30G 4 mm needle (it has "32G" and "4mm" but no 32G
+    4 mm variant), and a clamp whose SKU starts with the holder's."""
+    with app.app_context():
+        mixed = make_product(name="Mixed Needles", slug="mixed", summary="Two needles.")
+        make_variant(product=mixed, sku="MX-32G-6MM-10", gauge=32, length_mm=6.0)
+        make_variant(product=mixed, sku="MX-30G-4MM-10", gauge=30, length_mm=4.0)
+        clamp = make_product(name="Cannula Clamp", slug="clamp", summary="Clamps.")
+        make_variant(product=clamp, sku="CH-10", gauge=25, length_mm=40.0)
+        db.session.commit()
+
+
+THIRTY_TWO = ["Meso Needle 32G", "Mixed Needles", "Multi-Injector 5 Pins"]
+FOUR_MM = ["Meso Needle 32G", "Mixed Needles"]
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        # Gauge and length of one and the same variant, however they are written.
+        *(
+            (q, ["Meso Needle 32G"])
+            for q in (
+                "32G x 4mm",
+                "32G 4mm",
+                "32g 4 mm",
+                "32 g 4 mm",
+                "g32 4mm",
+                "G32 x 4 mm",
+                "32G x 4.0mm",
+                "32gx4mm",
+                "32G×4mm",
+                "4mm 32G",
+                "meso 32G x 4mm",
+                "Needle, 32G x 4mm.",
+            )
+        ),
+        ("32G x 13mm", []),
+        ("27G x 13mm", ["Meso Needle 27G"]),
+        ("30G x 2,5 mm", []),
+        # A gauge alone, a length alone.
+        *((q, THIRTY_TWO) for q in ("32G", "32 g", "g32", "32g")),
+        *((q, FOUR_MM) for q in ("4mm", "4 mm", "4.0mm", "4.0 mm")),
+        ("2.5 mm", ["Multi-Injector 5 Pins"]),
+        # Pins.
+        *((q, ["Multi-Injector 5 Pins"]) for q in ("5 pins", "5-pin", "5 pin", "5pins", "5-Pins")),
+        ("32G 5 pins", ["Multi-Injector 5 Pins"]),
+        ("7 pins", []),
+        # SKUs in any case, whole or in part.
+        *(
+            (q, ["Mixed Needles"])
+            for q in ("MX-30G-4MM-10", "mx-30g-4mm-10", "Mx-30G-4mm-10", "mx-30g", "30G-4MM")
+        ),
+        ("mn-32g-4mm-100", ["Meso Needle 32G"]),
+        ("MI5-32G", ["Multi-Injector 5 Pins"]),
+        # A number that is no needle of ours stays a word to look for.
+        ("99G", []),
+        ("x", []),
+    ],
+)
+def test_search_understands_how_buyers_write_needles(
+    client: FlaskClient, more_needles: None, q: str, found: list[str]
+) -> None:
+    assert names(client, q) == found
+
+
+def test_an_exact_sku_comes_first_whatever_the_sort(
+    client: FlaskClient, more_needles: None
+) -> None:
+    # "ch-1" starts both SKUs; the holder's SKU is exactly CH-1.
+    assert names(client, "ch-1") == ["Cannula Holder", "Cannula Clamp"]
+    assert names(client, "CH-10") == ["Cannula Clamp"]
+    html = client.get("/products", query_string={"q": "Ch-1", "sort": "-name"})
+    shown = re.findall(r'<span class="card-name">([^<]+)</span>', html.get_data(as_text=True))
+    assert shown == ["Cannula Holder", "Cannula Clamp"]
+
+
+def test_needles_typed_in_the_search_box_are_read_as_gauge_length_and_pins() -> None:
+    wanted = search.needle_search("Meso 32G x 4.0mm 5-pin MN-32G")
+    assert (wanted.gauges, wanted.lengths, wanted.pins) == ((32,), (4.0,), (5,))
+    assert wanted.skus == ("mn-32g",)
+    assert wanted.text.split() == ["mn-32g", "meso"]

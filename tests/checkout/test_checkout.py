@@ -377,3 +377,45 @@ def test_order_link_is_unguessable(stocked: Flask, client: FlaskClient) -> None:
     assert len(order.token) >= 40
     assert client.get(f"/orders/{order.id}").status_code == 404
     assert re.fullmatch(r"\d{4}-\d{6}", order.number)
+
+
+def test_a_buyer_back_from_stripes_cancel_finds_the_checkout_form_filled(
+    stocked: Flask, client: FlaskClient
+) -> None:
+    add_to_cart(client, 3)
+    _checkout(client)
+    order = only_order(stocked)
+    client.get(f"/checkout/cancel?order={order.token}")
+    html = client.get("/cart").get_data(as_text=True)
+    assert 'value="Buyer@Clinic.example"' in html
+    assert 'value="Dr Ana Ruiz"' in html and 'value="Clinica Ruiz"' in html
+    assert 'value="+34 600 000 000"' in html
+    assert "Calle Mayor 1\n28013 Madrid</textarea>" in html
+    assert '<option selected value="ES">' in html
+    # Only what the buyer typed is kept: nothing about the payment.
+    with client.session_transaction() as session:
+        assert set(session["checkout_details"]) == {
+            "email",
+            "contact_name",
+            "company",
+            "phone",
+            "shipping_address",
+            "country",
+        }
+
+
+def test_checkout_fields_tell_the_browser_what_to_fill_in(
+    stocked: Flask, client: FlaskClient
+) -> None:
+    add_to_cart(client, 1)
+    html = client.get("/cart").get_data(as_text=True)
+    for name, token in (
+        ("email", "email"),
+        ("contact_name", "name"),
+        ("company", "organization"),
+        ("phone", "tel"),
+        ("shipping_address", "shipping street-address"),
+        ("country", "shipping country"),
+    ):
+        tag = re.search(rf'<(?:input|textarea|select)[^>]*name="{name}"[^>]*>', html)
+        assert tag and f'autocomplete="{token}"' in tag.group(0), name

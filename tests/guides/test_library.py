@@ -135,3 +135,14 @@ def test_guides_check_warns_about_inactive_products(
     result = shop.test_cli_runner().invoke(args=["guides-check"])
     assert result.exit_code == 0, result.output
     assert "warning: test-guide.md: product 'test-needle' is not active" in result.output
+
+
+def test_advice_without_a_listing_is_a_problem_and_the_guide_still_shows(
+    guides_dir: Path,
+) -> None:
+    path = guides_dir / "test-guide.md"
+    text = guide_text().replace("sources:", "advice:\n  text: fine needles\nsources:", 1)
+    path.write_text(text, encoding="utf-8")
+    reading = read_guide(path)
+    assert reading.guide is not None and reading.guide.advice is None
+    assert "advice must have a text and a listing (URL query arguments)" in reading.problems

@@ -62,7 +62,7 @@ def test_guide_page_shows_title_dates_disclaimer_toc_body_and_sources(
         assert f'<h2 id="{anchor}">' in html
 
     sources = _section(html, "guide-sources")
-    assert "Marzban, S. (2017)" in sources
+    assert "Marzban, S., Amani, B., &amp; Asgharzadeh, A. (2017)" in sources
     assert '<a href="https://doi.org/10.5812/htaa.14078">' in sources
     # Aftercare names no product: no empty products section.
     assert 'id="guide-products"' not in html
@@ -117,10 +117,10 @@ def test_product_page_lists_the_guides_that_name_it(client: FlaskClient, demo: N
         "side-effects-causes-and-prevention",
         "choosing-a-needle-for-scalp-mesotherapy",
     }
-    # And back: each of those guides lists the product.
+    # And back: each of those guides links to the product.
     for slug in linked:
         guide = client.get(f"/guides/{slug}").get_data(as_text=True)
-        assert 'href="/products/multi-injector-5-pin">' in _section(guide, "guide-products")
+        assert 'href="/products/multi-injector-5-pin">' in guide
 
 
 def test_product_no_guide_names_has_no_guides_section(client: FlaskClient) -> None:
@@ -188,3 +188,28 @@ def test_guide_stock_is_counted_from_lots(client: FlaskClient) -> None:
     products = _section(html, "guide-products")
     assert re.findall(r'href="/products/([^"]+)"', products) == ["meso-needle-32g"]
     assert "In stock: 7 packs" in products
+
+
+def test_choosing_a_needle_ends_with_only_the_needles_its_advice_names(
+    client: FlaskClient, demo: None
+) -> None:
+    html = client.get("/guides/choosing-a-needle-for-scalp-mesotherapy").get_data(as_text=True)
+    products = _section(html, "guide-products")
+    assert "Needles for point-by-point scalp work: 30G to 32G, 4 mm" in products
+    shown = re.findall(r'class="related-name" href="/products/([^"]+)">', products)
+    assert shown == [
+        "meso-needle-30g",
+        "meso-needle-31g",
+        "meso-needle-32g",
+        "meso-needle-32g-thin-wall",
+    ]
+    listing = "/products?kind=meso-needle&amp;gauge=30&amp;gauge=31&amp;gauge=32&amp;length=4"
+    assert f'<a href="{listing}">' in products
+    # The quick starting point links each piece of advice to the catalogue, filtered.
+    assert f'<a href="{listing}">a 30G to 32G meso needle, 4 mm</a>' in html
+    assert '<a href="/products?kind=multi-injector&amp;pins=5">' in html
+    # The listing it links to shows those same needles.
+    catalogue = client.get(listing.replace("&amp;", "&")).get_data(as_text=True)
+    assert set(re.findall(r'<a class="card-link" href="/products/([^"]+)"', catalogue)) == set(
+        shown
+    )

@@ -209,3 +209,13 @@ def test_an_error_lands_on_its_own_line_when_an_earlier_line_is_empty(
     html = response.get_data(as_text=True)
     assert 'id="lines-1-sku-error"' in html and 'id="lines-0-sku-error"' not in html
     assert _counts(stocked) == (0, 0)
+
+
+def test_a_catalogue_sku_typed_in_small_letters_is_the_catalogues_sku(
+    stocked: Flask, client: FlaskClient
+) -> None:
+    response = post_request(client, {"lines-0-sku": f"  {SKU.lower()} "})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with stocked.app_context():
+        catalogue, _custom = the_quote().lines
+        assert catalogue.sku == SKU and catalogue.variant_id is not None
