@@ -12,8 +12,8 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_wtf import FlaskForm
-from wtforms import DateField, Form, StringField
-from wtforms.validators import StopValidation, ValidationError
+from wtforms import DateField, EmailField, Form, StringField
+from wtforms.validators import InputRequired, Length, StopValidation, ValidationError
 
 from shop.money import decimal_amount, parse_amount
 
@@ -70,6 +70,20 @@ class EmailAddress(ASCIIAddress):
             validate_email(str(field.data or ""), check_deliverability=False, allow_smtputf8=False)
         except EmailNotValidError:
             raise ValidationError(self.message) from None
+
+
+def email_field(example: str, **kwargs: Any) -> Any:
+    """The email box every form asks for an address with: required, one the shop can send
+    mail to (`example` shows what one looks like), at most 254 characters."""
+    return EmailField(
+        "Email",
+        validators=[
+            InputRequired("Enter your email address."),
+            EmailAddress(example),
+            Length(max=254),
+        ],
+        **kwargs,
+    )
 
 
 def shop_currency() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from shop.forms import ASCIIAddress, EmailAddress, ShopForm
+from shop.forms import ASCIIAddress, ShopForm, email_field
 
 
 class LoginForm(ShopForm):
@@ -20,14 +20,7 @@ class LoginForm(ShopForm):
 
 class RegisterForm(ShopForm):
     name = StringField("Your name", validators=[InputRequired("Enter your name."), Length(max=120)])
-    email = EmailField(
-        "Email",
-        validators=[
-            InputRequired("Enter your email address."),
-            EmailAddress("name@clinic.com"),
-            Length(max=254),
-        ],
-    )
+    email = email_field("name@clinic.com")
     password = PasswordField(
         "Password",
         validators=[

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from wtforms import EmailField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional
 
 from shop.countries import COUNTRIES
-from shop.forms import EmailAddress, ShopForm
+from shop.forms import ShopForm, email_field
 
 # The fields a buyer typed, kept in the session while they pay at Stripe so that a cancel
 # brings them back filled; the payment method is chosen again, a card never reaches us.
@@ -15,15 +15,7 @@ REMEMBERED = ("email", "contact_name", "company", "phone", "shipping_address", "
 
 
 class CheckoutForm(ShopForm):
-    email = EmailField(
-        "Email",
-        validators=[
-            InputRequired("Enter your email address."),
-            EmailAddress("name@clinic.com"),
-            Length(max=254),
-        ],
-        render_kw={"autocomplete": "email"},
-    )
+    email = email_field("name@clinic.com", render_kw={"autocomplete": "email"})
     contact_name = StringField(
         "Your name",
         validators=[InputRequired("Enter your name."), Length(max=120)],

@@ -8,7 +8,6 @@ from typing import Any
 from wtforms import (
     BooleanField,
     DateField,
-    EmailField,
     FieldList,
     FormField,
     RadioField,
@@ -21,7 +20,7 @@ from wtforms.validators import InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
 from shop.countries import COUNTRIES
-from shop.forms import EmailAddress, ShopForm, SubForm, strip
+from shop.forms import ShopForm, SubForm, email_field, strip
 from shop.money import parse_amount
 from shop.quotes.models import BusinessType
 
@@ -72,15 +71,7 @@ class QuoteRequestForm(ShopForm):
         validators=[InputRequired("Enter the name of the person we answer."), Length(max=120)],
         filters=[strip],
     )
-    email = EmailField(
-        "Email",
-        validators=[
-            InputRequired("Enter your email address."),
-            EmailAddress("name@company.com"),
-            Length(max=254),
-        ],
-        filters=[strip],
-    )
+    email = email_field("name@company.com", filters=[strip])
     phone = StringField(
         "Phone",
         validators=[InputRequired("Enter a phone number we can call."), Length(max=40)],
