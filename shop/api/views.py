@@ -11,6 +11,7 @@ from shop.api.openapi import openapi_document
 from shop.catalog import queries
 from shop.catalog.models import Product
 from shop.extensions import db
+from shop.input_guard import MAX_PAGE, whole_number
 from shop.inventory.services import Availability, availability
 from shop.urls import external_url
 
@@ -58,9 +59,8 @@ def product_json(product: Product, stock: dict[int, Availability]) -> dict[str, 
 
 @bp.get("/products")
 def products() -> Response:
-    raw_page = request.args.get("page", "1")
-    if not raw_page.isdigit() or int(raw_page) < 1:
-        abort(400, description="page must be a positive integer")
+    if whole_number(request.args.get("page", "1"), low=1, high=MAX_PAGE) is None:
+        abort(400, description=f"page must be a positive integer, at most {MAX_PAGE}")
     filters = queries.Filters.from_args(request.args)
     result = queries.listing(db.session, filters, per_page=API_PER_PAGE, facets=False)
     if filters.page > result.pages and result.total:
