@@ -191,6 +191,36 @@ def test_every_route_answers_bad_path_parameters_without_a_500(
     assert not world.failures, "\n".join(world.failures)
 
 
+# The query parameters each page reads (from `request.args` in shop/).
+QUERIES = {
+    "/products": ("page", "q", "kind", "gauge", "length", "pins", "sort"),
+    "/api/v1/products": ("page", "q", "kind", "gauge", "length", "pins"),
+    "/admin/orders": ("page",),
+    "/admin/products": ("page", "q", "status", "kind"),
+    "/admin/quotes": ("page", "status"),
+    "/admin/stock": ("page",),
+    "/admin/stock/movements": ("page",),
+    "/admin/stock/receive": ("sku",),
+    "/admin/recall": ("lot",),
+    "/admin/recall/export": ("lot",),
+    "/quote": ("sku", "quantity", "from"),
+    "/checkout/success": ("session_id",),
+    "/checkout/cancel": ("order",),
+    "/account/login": ("next",),
+}
+
+
+def test_every_query_parameter_answers_bad_values_without_a_500(world: World) -> None:
+    for path, names in QUERIES.items():
+        for name in names:
+            for bad in BAD_VALUES:
+                _answer(world, _client_for(world, path), "GET", path, query_string={name: bad})
+                _answer(
+                    world, _client_for(world, path), "GET", path, query_string={name: [bad] * 3}
+                )
+    assert not world.failures, "\n".join(world.failures)
+
+
 def test_every_route_refuses_a_nul_byte_in_its_query_with_the_shops_400_page(
     fuzz_app: Flask, world: World
 ) -> None:
