@@ -1,6 +1,7 @@
-"""Bad input never gives a 500: every route with each path parameter replaced, and every form
-the shop shows (storefront and back office) with each field replaced, by a NUL byte, `²`,
-10,000 digits, huge and negative numbers and impossible dates.
+"""Bad input never gives a 500: every route with each path parameter replaced, every query
+parameter a page reads, and every form the shop shows (storefront and back office, read from
+its pages as a browser reads them) with each field replaced, by `²`, 10,000 digits, huge and
+negative numbers and impossible dates; a NUL byte anywhere gets the shop's 400 page.
 
 Runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set (where a NUL byte or an
 integer out of range is refused by the database itself, so reaching it would be a 500).

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from shop.input_guard import MAX_INT, MAX_PAGE, whole_number
 from tests.conftest import csrf_token
 from tests.flows import SKU, SLUG, stock_needle
-from tests.quotes.flow import post_request, request_quote, send_answer
+from tests.quotes.flow import post_request, quote_link, request_quote, send_answer
 
 
 @pytest.mark.parametrize(
@@ -164,6 +164,20 @@ def test_staff_declining_with_an_empty_reason_see_the_form_again(
         assert response.status_code == 422
         html = response.get_data(as_text=True)
         assert "Give a reason." in html and "Price per pack" in html
+
+
+def test_a_distributor_declining_with_only_spaces_is_asked_for_a_reason(
+    app: Flask, client: FlaskClient, staff_client: FlaskClient
+) -> None:
+    stock_needle(app)
+    assert send_answer(staff_client, request_quote(app, client)).status_code == 303
+    link = quote_link(app)
+    response = client.post(
+        f"{link}/decline", data={"reason": "   ", "csrf_token": csrf_token(client, link)}
+    )
+    assert response.status_code == 422
+    assert "Tell us why, so we can do better." in response.get_data(as_text=True)
+    assert "Quoted" in client.get(link).get_data(as_text=True)
 
 
 def test_a_prefilled_quote_keeps_only_a_quantity_in_ascii_digits(
