@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             )
     register_logging(app)
     register_proxy(app)
+    register_input_guard(app)
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
@@ -66,6 +67,14 @@ def register_proxy(app: Flask) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
         )
+
+
+def register_input_guard(app: Flask) -> None:
+    """Before any route exists: ids in routes within an INTEGER column's range, and no NUL
+    byte in a request's path, query or form (see shop.input_guard)."""
+    from shop.input_guard import register
+
+    register(app)
 
 
 def register_extensions(app: Flask) -> None:

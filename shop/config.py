@@ -226,6 +226,9 @@ class Settings:
             "WTF_CSRF_TIME_LIMIT": None,
             "SEND_FILE_MAX_AGE_DEFAULT": 3600,
             "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+            # Said outright: Flask-Limiter otherwise keeps what an earlier app in the same
+            # process set (one app's tests turning limits off would turn them off for all).
+            "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_STORAGE_OPTIONS": redis_deadlines if self.redis_url else {},
             # Redis down: every process counts on its own until it is back, and says so.

@@ -74,6 +74,11 @@ class StatementDeadline:
         event.listen(engine, "checkout", self._ping)
         event.listen(engine, "checkin", self._on_checkin)
         event.listen(engine, "reset", self._on_reset)
+        # A connection closed or invalidated is watched no more: its socket's number is
+        # soon another connection's, which a stale deadline would cut.
+        event.listen(engine, "close", self._on_gone)
+        event.listen(engine, "close_detached", self._on_gone_detached)
+        event.listen(engine, "invalidate", self._on_gone_invalidated)
 
     # ---- engine and pool events --------------------------------------------------------------
 
@@ -93,8 +98,18 @@ class StatementDeadline:
     def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
         self.end(dbapi_connection)
 
-    def _on_reset(self, dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
+    def _on_reset(self, dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+        # SQLAlchemy 2's signature: with `*args` it took this for the 1.x one and warned.
         self.begin(dbapi_connection)
+
+    def _on_gone(self, dbapi_connection: Any, record: Any) -> None:
+        self.end(dbapi_connection)
+
+    def _on_gone_detached(self, dbapi_connection: Any) -> None:
+        self.end(dbapi_connection)
+
+    def _on_gone_invalidated(self, dbapi_connection: Any, record: Any, exception: Any) -> None:
+        self.end(dbapi_connection)
 
     def _ping(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         """A pooled connection answers, within the deadline, before it is handed out;

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from werkzeug.exceptions import HTTPException, SecurityError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, SecurityError
 
 from shop.extensions import db
 
@@ -49,7 +49,10 @@ def register_error_handlers(app: Flask) -> None:
             message = exc.description
         elif status == 400 and exc.description and "CSRF" in exc.description:
             message = "Your session expired or the form was sent twice. Please try again."
-        return _error_response(status, title, message)
+        response = make_response(_error_response(status, title, message))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110
+        return response
 
     @app.errorhandler(OperationalError)
     def database_down(exc: OperationalError) -> ResponseReturnValue:

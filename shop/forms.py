@@ -27,8 +27,22 @@ class SubForm(Form):  # type: ignore[misc]  # WTForms ships no type information
     parameters: no CSRF token of its own."""
 
 
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)
+
+
 class DateInput(DateField):  # type: ignore[misc]  # WTForms ships no type information
-    """A date field that echoes back only a valid date: a date input cannot show other text."""
+    """A date field that echoes back only a valid date: a date input cannot show other text.
+
+    Dates outside EARLIEST_DATE..LATEST_DATE are refused with a message: no lot, order or
+    quote has one, and a day after 9999-12-31 cannot be computed (a filter "up to and
+    including" a day adds one)."""
+
+    def pre_validate(self, form: Any) -> None:
+        if isinstance(self.data, date) and not EARLIEST_DATE <= self.data <= LATEST_DATE:
+            raise StopValidation(
+                f"Enter a date between {EARLIEST_DATE.year} and {LATEST_DATE.year}."
+            )
 
     def _value(self) -> str:
         return self.data.isoformat() if isinstance(self.data, date) else ""

@@ -16,7 +16,6 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 from wtforms import (
     BooleanField,
-    DateField,
     Field,
     HiddenField,
     IntegerField,
@@ -32,7 +31,8 @@ from shop.accounts.auth import actor
 from shop.admin.blueprint import bp, section
 from shop.errors import ValidationError
 from shop.extensions import db
-from shop.forms import MoneyField, ShopForm, strip
+from shop.forms import DateInput, MoneyField, ShopForm, strip
+from shop.input_guard import page_number
 from shop.money import format_money
 from shop.orders import services as orders
 from shop.orders.models import (
@@ -100,8 +100,8 @@ class OrderFilterForm(ShopForm):
         validators=[Optional()],
     )
     attention = BooleanField("Needs attention only")
-    created_from = DateField("Created from", validators=[Optional()])
-    created_to = DateField("Created until", validators=[Optional()])
+    created_from = DateInput("Created from", validators=[Optional()])
+    created_to = DateInput("Created until", validators=[Optional()])
 
 
 class ShipForm(ShopForm):
@@ -249,8 +249,7 @@ def order_list() -> str:
     for day in (form.created_from, form.created_to):
         if day.errors:  # shown with its message, not echoed into a date input
             day.raw_data, day.data = [], None
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    found = db.paginate(_filtered(form), page=page, per_page=PER_PAGE, error_out=False)
+    found = db.paginate(_filtered(form), page=page_number(), per_page=PER_PAGE, error_out=False)
     filters = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/orders/list.html", form=form, page=found, filters=filters)
 

@@ -42,6 +42,7 @@ from shop.forms import (
     ShopForm,
     shop_currency,
 )
+from shop.input_guard import page_number
 
 section("admin.products", "Products")
 
@@ -127,7 +128,10 @@ def products() -> str:
     if kind in {k.value for k in Kind}:
         stmt = stmt.where(Product.kind == kind)
     page = db.paginate(
-        stmt.order_by(func.lower(Product.name), Product.id), per_page=PER_PAGE, error_out=False
+        stmt.order_by(func.lower(Product.name), Product.id),
+        page=page_number(),
+        per_page=PER_PAGE,
+        error_out=False,
     )
     return render_template(
         "admin/products/list.html", page=page, q=q, status=status, kind=kind, kinds=Kind

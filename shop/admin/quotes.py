@@ -9,6 +9,7 @@ from shop.accounts.auth import actor
 from shop.admin.blueprint import bp, section
 from shop.errors import ValidationError
 from shop.extensions import db
+from shop.input_guard import page_number
 from shop.money import decimal_amount
 from shop.quotes import services
 from shop.quotes.forms import BUSINESS_TYPES, AnswerForm, StaffDeclineForm
@@ -28,10 +29,9 @@ def quote_list() -> str:
         db.session.commit()
     statuses = {s.value: s for s in QuoteStatus}
     status = statuses.get(request.args.get("status", ""))
-    page = request.args.get("page", 1, type=int) or 1
     return render_template(
         "admin/quotes/list.html",
-        pagination=services.listing(status, page=max(page, 1)),
+        pagination=services.listing(status, page=page_number()),
         status=status,
         statuses=services.STATUS_LABELS,
         totals=services.totals,
@@ -46,19 +46,21 @@ def _quote_or_404(quote_id: int) -> Quote:
 
 
 def _answer_form(quote: Quote) -> AnswerForm:
-    """The answer form prefilled: set prices, else the catalogue's quantity breaks."""
+    """The answer form prefilled: set prices, else the catalogue's quantity breaks. Never
+    from the request: a refused decline re-renders this form beside its own."""
     prices = []
     for line in quote.lines:
         amount = services.suggested_unit_amount(line)
         prices.append(decimal_amount(amount, quote.currency) if amount is not None else "")
     shipping = quote.shipping_amount
     return AnswerForm(
+        formdata=None,
         data={
             "prices": prices,
             "shipping": decimal_amount(shipping, quote.currency) if shipping is not None else "",
             "valid_until": services.default_valid_until(),
             "staff_note": quote.staff_note,
-        }
+        },
     )
 
 

@@ -21,6 +21,7 @@ from shop.catalog.models import Product, Variant
 from shop.errors import ValidationError as DomainError
 from shop.extensions import db
 from shop.forms import DateInput, ShopForm, SubForm
+from shop.input_guard import page_number
 from shop.inventory import services as inventory
 from shop.inventory.models import Lot, MovementKind, StockMovement
 from shop.wording import count, packs
@@ -292,7 +293,9 @@ class LotRow:
 
 
 def _paginate(stmt: Select[Any]) -> Pagination:
-    return db.paginate(stmt, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
+    return db.paginate(
+        stmt, page=page_number(), per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False
+    )
 
 
 def _filter_args() -> dict[str, str]:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shop.catalog.models import Kind
+from shop.catalog.queries import GAUGES, MAX_LENGTH_MM, MAX_QUERY, MAX_VALUES, PINS
+from shop.input_guard import MAX_PAGE
+
 _TIER = {
     "type": "object",
     "required": ["min_quantity", "unit_amount"],
@@ -74,13 +78,18 @@ _ERROR = {
 }
 
 
+# Text the shop refuses with 400 before anything else: a NUL byte (shop.input_guard).
+NO_NUL = "^[^\\x00]*$"
+
+
 def _array_param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
         "required": False,
-        "description": description + " Repeat the parameter for several values.",
-        "schema": {"type": "array", "items": schema},
+        "description": description
+        + f" Repeat the parameter for several values (at most {MAX_VALUES}).",
+        "schema": {"type": "array", "items": schema, "maxItems": MAX_VALUES},
         "style": "form",
         "explode": True,
     }
@@ -88,10 +97,14 @@ def _array_param(name: str, schema: dict[str, Any], description: str) -> dict[st
 
 def openapi_document(server_url: str) -> dict[str, Any]:
     """The description, with `server_url` (…/api/v1) as its server."""
-    error_response = {
-        "description": "Error",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
+
+    def error_response(description: str) -> dict[str, Any]:
+        return {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+
+    kinds = sorted(k.value for k in Kind)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -111,21 +124,38 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "name": "page",
                             "in": "query",
                             "required": False,
-                            "schema": {"type": "integer", "minimum": 1, "default": 1},
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": MAX_PAGE,
+                                "default": 1,
+                            },
                         },
+                        _array_param("kind", {"type": "string", "enum": kinds}, "Product family."),
                         _array_param(
-                            "kind",
-                            {"type": "string", "enum": ["meso-needle", "multi-injector"]},
-                            "Product family.",
+                            "gauge",
+                            {"type": "integer", "minimum": GAUGES[0], "maximum": GAUGES[1]},
+                            "Gauge, e.g. 32.",
                         ),
-                        _array_param("gauge", {"type": "integer"}, "Gauge, e.g. 32."),
-                        _array_param("length", {"type": "number"}, "Length in mm, e.g. 4."),
-                        _array_param("pins", {"type": "integer"}, "Pins, 1 for single needles."),
+                        _array_param(
+                            "length",
+                            {
+                                "type": "number",
+                                "exclusiveMinimum": 0,
+                                "maximum": MAX_LENGTH_MM,
+                            },
+                            "Length in mm, e.g. 4.",
+                        ),
+                        _array_param(
+                            "pins",
+                            {"type": "integer", "minimum": PINS[0], "maximum": PINS[1]},
+                            "Pins, 1 for single needles.",
+                        ),
                         {
                             "name": "q",
                             "in": "query",
                             "required": False,
-                            "schema": {"type": "string", "maxLength": 200},
+                            "schema": {"type": "string", "maxLength": MAX_QUERY, "pattern": NO_NUL},
                             "description": "Words of the name, description or SKU.",
                         },
                     ],
@@ -148,8 +178,13 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": error_response,
-                        "404": error_response,
+                        "400": error_response(
+                            "A parameter breaks this description (an unknown kind, a gauge "
+                            "that is not a whole number, a q over 200 characters...): the "
+                            "message says which"
+                        ),
+                        "404": error_response("A page past the last one"),
+                        "405": error_response("Only GET is answered; `Allow` lists it"),
                     },
                 }
             },
@@ -162,7 +197,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "name": "slug",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string"},
+                            "schema": {"type": "string", "pattern": NO_NUL},
                         }
                     ],
                     "responses": {
@@ -174,7 +209,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                 }
                             },
                         },
-                        "404": error_response,
+                        "400": error_response("The slug holds a NUL byte"),
+                        "404": error_response("No active product has this slug"),
+                        "405": error_response("Only GET is answered; `Allow` lists it"),
                     },
                 }
             },

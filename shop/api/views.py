@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
+from werkzeug.datastructures import MultiDict
 
 from shop.api.openapi import openapi_document
 from shop.catalog import queries
-from shop.catalog.models import Product
+from shop.catalog.models import Kind, Product
 from shop.extensions import db
+from shop.input_guard import MAX_PAGE, whole_number
 from shop.inventory.services import Availability, availability
 from shop.urls import external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 API_PER_PAGE = 50
+RANGES = {"gauge": queries.GAUGES, "pins": queries.PINS}
 
 
 def _iso(day: date | None) -> str | None:
@@ -56,11 +60,40 @@ def product_json(product: Product, stock: dict[int, Availability]) -> dict[str, 
     }
 
 
+def _length(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and 0 < number <= queries.MAX_LENGTH_MM else None
+
+
+def _reason_to_refuse(args: MultiDict[str, str]) -> str | None:
+    """Why these query arguments break the OpenAPI document, or None when they keep to it.
+    (The catalogue's HTML pages drop a value they cannot use; a program is told.)"""
+    if whole_number(args.get("page", "1"), low=1, high=MAX_PAGE) is None:
+        return f"page must be a positive integer, at most {MAX_PAGE}"
+    for name in ("kind", "gauge", "length", "pins"):
+        if len(args.getlist(name)) > queries.MAX_VALUES:
+            return f"give at most {queries.MAX_VALUES} values of {name}"
+    kinds = {k.value for k in Kind}
+    if any(kind not in kinds for kind in args.getlist("kind")):
+        return f"kind must be one of {', '.join(sorted(kinds))}"
+    for name, (low, high) in RANGES.items():
+        if any(whole_number(v, low=low, high=high) is None for v in args.getlist(name)):
+            return f"{name} must be a whole number from {low} to {high}"
+    if any(_length(v) is None for v in args.getlist("length")):
+        return f"length must be a number of mm above 0, at most {queries.MAX_LENGTH_MM}"
+    if len(args.get("q", "")) > queries.MAX_QUERY:
+        return f"q must be at most {queries.MAX_QUERY} characters"
+    return None
+
+
 @bp.get("/products")
 def products() -> Response:
-    raw_page = request.args.get("page", "1")
-    if not raw_page.isdigit() or int(raw_page) < 1:
-        abort(400, description="page must be a positive integer")
+    reason = _reason_to_refuse(request.args)
+    if reason is not None:
+        abort(400, description=reason)
     filters = queries.Filters.from_args(request.args)
     result = queries.listing(db.session, filters, per_page=API_PER_PAGE, facets=False)
     if filters.page > result.pages and result.total:

@@ -185,7 +185,11 @@ class SearchTerm(Base):
 
     __tablename__ = "search_terms"
 
-    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Ordered by code point, as the prefix ranges of the search need (see catalog.search):
+    # SQLite always is; PostgreSQL only in the "C" collation, whatever the database's.
+    term: Mapped[str] = mapped_column(
+        String(64).with_variant(String(64, collation="C"), "postgresql"), primary_key=True
+    )
     product_id: Mapped[int] = mapped_column(
         ForeignKey("products.id", ondelete="CASCADE"), primary_key=True, index=True
     )

@@ -40,6 +40,9 @@ def active_variants(*, price_tiers: bool = True) -> _AbstractLoad:
 
 MAX_QUERY = 200
 MAX_VALUES = 20
+GAUGES = (18, 34)
+PINS = (1, 12)
+MAX_LENGTH_MM = 50
 SORTS = {
     "name": "Name A-Z",
     "-name": "Name Z-A",
@@ -67,7 +70,7 @@ def _lengths(values: list[str]) -> list[float]:
             number = round(float(raw), 1)
         except ValueError:
             continue
-        if 0 < number <= 50 and math.isfinite(number) and number not in result:
+        if 0 < number <= MAX_LENGTH_MM and math.isfinite(number) and number not in result:
             result.append(number)
     return sorted(result)
 
@@ -89,9 +92,9 @@ class Filters:
     def from_args(cls, args: MultiDict[str, str]) -> Filters:
         ignored = []
         kinds = [k for k in args.getlist("kind")[:MAX_VALUES] if k in {x.value for x in Kind}]
-        gauges = _ints(args.getlist("gauge"), 18, 34)
+        gauges = _ints(args.getlist("gauge"), *GAUGES)
         lengths = _lengths(args.getlist("length"))
-        pins = _ints(args.getlist("pins"), 1, 12)
+        pins = _ints(args.getlist("pins"), *PINS)
         for name, kept in (("kind", kinds), ("gauge", gauges), ("length", lengths), ("pins", pins)):
             if len(kept) < len([v for v in args.getlist(name) if v != ""]):
                 ignored.append(name)

@@ -6,10 +6,10 @@ stored word starting with it, so "32g mes" finds "Meso Needle 32G". The (term, p
 primary key makes each word a range scan of the index on SQLite and PostgreSQL alike.
 
 The ranges compare strings by code point, as SQLite does and as PostgreSQL does under the
-"C" collation (databases created as C.UTF-8, as the ones the tests make here). Under a
-linguistic collation such as en_US.UTF-8 PostgreSQL orders "mi3-32g" as if it read
-"mi332g", and a prefix range may then miss or add words: such a database needs the `term`
-column in COLLATE "C".
+"C" collation. Under a linguistic collation such as en_US.UTF-8 PostgreSQL orders "mi3-32g"
+as if it read "mi332g" and puts ':' before '9', and a prefix range may then miss or add
+words: so the `term` column is in COLLATE "C" on PostgreSQL whatever the database's own
+collation (tests/catalog/test_collation.py).
 """
 
 from __future__ import annotations

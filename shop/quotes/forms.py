@@ -7,7 +7,6 @@ from typing import Any
 
 from wtforms import (
     BooleanField,
-    DateField,
     FieldList,
     FormField,
     RadioField,
@@ -16,16 +15,19 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import NumberInput
 
 from shop.countries import COUNTRIES
-from shop.forms import ShopForm, SubForm, email_field, strip
+from shop.forms import DateInput, ShopForm, SubForm, email_field, strip
+from shop.input_guard import whole_number
 from shop.money import parse_amount
 from shop.quotes.models import BusinessType
 
 MAX_LINES = 30
-MAX_PACKS = 1_000_000
+# Packs on one line of a request: a year of a large distributor's needs. Priced at most
+# at the shop's largest amount per pack, the total is still checked when staff answer.
+MAX_PACKS = 100_000
 
 BUSINESS_TYPES = {
     BusinessType.DISTRIBUTOR: "Distributor",
@@ -54,10 +56,7 @@ class QuoteLineForm(SubForm):
 
     def packs(self) -> int | None:
         """The quantity typed, when it is a whole number of packs in range."""
-        raw = self.quantity.data or ""
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PACKS:
-            return None
-        return int(raw)
+        return whole_number(self.quantity.data, low=1, high=MAX_PACKS)
 
 
 class QuoteRequestForm(ShopForm):
@@ -165,7 +164,8 @@ class AcceptForm(ShopForm):
 class DeclineForm(ShopForm):
     reason = TextAreaField(
         "Why do you decline?",
-        validators=[InputRequired("Tell us why, so we can do better."), Length(max=2000)],
+        # DataRequired: a reason of spaces only is empty once stripped.
+        validators=[DataRequired("Tell us why, so we can do better."), Length(max=2000)],
         filters=[strip],
     )
 
@@ -178,7 +178,7 @@ class AnswerForm(ShopForm):
     shipping = StringField(
         "Shipping", validators=[InputRequired("Enter the shipping amount (0 for free).")]
     )
-    valid_until = DateField(
+    valid_until = DateInput(
         "Valid until", validators=[InputRequired("Choose the last day the quote holds.")]
     )
     staff_note = TextAreaField(
@@ -209,6 +209,6 @@ class AnswerForm(ShopForm):
 class StaffDeclineForm(ShopForm):
     reason = TextAreaField(
         "Reason (kept in the history)",
-        validators=[InputRequired("Give a reason."), Length(max=2000)],
+        validators=[DataRequired("Give a reason."), Length(max=2000)],
         filters=[strip],
     )

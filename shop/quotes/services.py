@@ -22,7 +22,9 @@ from shop.cart.models import Cart
 from shop.cart.services import priced, variant_by_sku
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
+from shop.input_guard import whole_number
 from shop.mail.services import queue_mail
+from shop.money import MAX_AMOUNT, format_money
 from shop.orders import services as orders
 from shop.orders.documents import Document, DocumentLine
 from shop.orders.models import OPEN_STATUSES, Order, OrderStatus, PaymentMethod
@@ -162,8 +164,8 @@ def prefill_lines(
     if cart is not None:
         return [{"sku": p.variant.sku, "quantity": str(p.quantity)} for p in priced(cart).lines]
     if sku:
-        raw = (quantity or "").strip()
-        return [{"sku": sku.strip()[:64], "quantity": raw if raw.isdigit() else ""}]
+        packs = whole_number(quantity, low=1)
+        return [{"sku": sku.strip()[:64], "quantity": "" if packs is None else str(packs)}]
     return []
 
 
@@ -364,6 +366,18 @@ def send_quote(
         raise ValidationError({"shipping": "Shipping cannot be negative."})
     if not today() <= valid_until <= today() + MAX_VALIDITY:
         raise ValidationError({"valid_until": "Choose a date from today to a year ahead."})
+    total = shipping_amount + sum(
+        line.quantity * amount for line, amount in zip(quote.lines, unit_amounts, strict=True)
+    )
+    if total > MAX_AMOUNT:
+        # An order, and a card payment, can come to no more than that.
+        raise ValidationError(
+            {
+                "prices": f"These prices come to {format_money(total, quote.currency)}: "
+                f"a quote can total at most {format_money(MAX_AMOUNT, quote.currency)}. "
+                "Split the request into several quotes."
+            }
+        )
     for line, amount in zip(quote.lines, unit_amounts, strict=True):
         line.unit_amount = amount
     quote.shipping_amount = shipping_amount

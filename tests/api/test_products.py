@@ -87,3 +87,42 @@ def test_openapi_describes_the_api(client: FlaskClient, demo: None) -> None:
     body = client.get("/api/v1/products/meso-needle-32g").get_json()
     assert set(variant["required"]) <= set(body["variants"][0])
     assert set(doc["components"]["schemas"]["Product"]["required"]) <= set(body)
+
+
+def test_a_query_the_openapi_document_forbids_is_refused_with_its_reason(
+    client: FlaskClient, demo: None
+) -> None:
+    for query, reason in (
+        ("kind=needle", "kind must be one of meso-needle, multi-injector"),
+        ("gauge=thin", "gauge must be a whole number from 18 to 34"),
+        ("gauge=%C2%B2", "gauge must be a whole number from 18 to 34"),
+        ("gauge=99", "gauge must be a whole number from 18 to 34"),
+        ("pins=0", "pins must be a whole number from 1 to 12"),
+        ("length=nan", "length must be a number of mm above 0, at most 50"),
+        ("q=" + "a" * 201, "q must be at most 200 characters"),
+        ("&".join(["gauge=32"] * 21), "give at most 20 values of gauge"),
+    ):
+        response = client.get(f"/api/v1/products?{query}")
+        assert response.status_code == 400, query
+        assert response.get_json() == {"error": "Bad request", "message": reason}
+    assert client.get("/api/v1/products?q=" + "a" * 200).status_code == 200
+    assert client.get("/api/v1/products?gauge=32&length=2.5&pins=1").status_code == 200
+
+
+def test_another_method_gets_405_with_allow(client: FlaskClient) -> None:
+    for path in ("/api/v1/products", "/api/v1/products/meso-needle-32g", "/api/v1/openapi.json"):
+        response = client.post(path)
+        assert response.status_code == 405
+        assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+        assert response.get_json()["error"] == "Method not allowed"
+    assert "Allow" in client.delete("/cart").headers  # HTML pages too
+
+
+def test_the_openapi_document_lists_the_400_and_405_answers(client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    listing = doc["paths"]["/products"]["get"]
+    assert {"200", "400", "404", "405"} <= set(listing["responses"])
+    params = {p["name"]: p["schema"] for p in listing["parameters"]}
+    assert params["q"]["maxLength"] == 200
+    assert params["gauge"]["items"] == {"type": "integer", "minimum": 18, "maximum": 34}
+    assert params["kind"]["items"]["enum"] == ["meso-needle", "multi-injector"]

@@ -111,7 +111,7 @@ def test_pages(app: Flask, client: FlaskClient) -> None:
         "sort=drop+table",
         "kind=<script>",
         "q=" + "x" * 5000,
-        "q=%00%27%22",
+        "q=%27%22",  # a NUL byte is a 400 (tests/test_input_guard.py)
         "gauge=" + "9" * 400,
     ],
 )
