@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
@@ -108,25 +109,38 @@ def test_logs_are_json_lines_in_production_and_text_in_development_unless_told(
         Settings.from_env()
 
 
-def _with(app: Flask, **changes: object) -> Flask:
-    settings = dataclasses.replace(app.config["SHOP_SETTINGS"], **changes)
-    return create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
-            "TESTING": True,
-            "SHOP_SETTINGS": settings,
-        }
-    )
+@pytest.fixture
+def with_settings(app: Flask) -> Iterator[Callable[..., Flask]]:
+    """Another shop on the same database with some settings changed; its connections are
+    closed after the test (left to the garbage collector, they would warn in a later one)."""
+    made: list[Flask] = []
+
+    def make(**changes: object) -> Flask:
+        settings = dataclasses.replace(app.config["SHOP_SETTINGS"], **changes)
+        shop = create_app(
+            {
+                "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                "TESTING": True,
+                "SHOP_SETTINGS": settings,
+            }
+        )
+        made.append(shop)
+        return shop
+
+    yield make
+    for shop in made:
+        with shop.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def test_links_are_built_on_the_shops_address_never_on_the_host_header(
-    app: Flask, stripe_standin: StripeStandIn
+    app: Flask, stripe_standin: StripeStandIn, with_settings: Callable[..., Flask]
 ) -> None:
     """A request sent with `Host: evil.example` gets the shop's own address in every link:
     canonical, sitemap, API, Stripe's return pages, and the email it queues."""
     stock_needle(app, {"L1": 20})
-    shop = _with(
-        app,
+    shop = with_settings(
         base_url="https://shop.example",
         stripe_secret_key="sk_test_shop",
         stripe_webhook_secret=WEBHOOK_SECRET,
@@ -151,8 +165,10 @@ def test_links_are_built_on_the_shops_address_never_on_the_host_header(
     assert any(re.search(r"https://shop\.example/quotes/\S+", b) for b in bodies)
 
 
-def test_only_trusted_host_names_are_answered(app: Flask) -> None:
-    shop = _with(app, trusted_hosts=("shop.example", "www.shop.example"))
+def test_only_trusted_host_names_are_answered(
+    app: Flask, with_settings: Callable[..., Flask]
+) -> None:
+    shop = with_settings(trusted_hosts=("shop.example", "www.shop.example"))
     client = shop.test_client()
     assert client.get("/healthz", headers={"Host": "shop.example"}).status_code == 200
     assert client.get("/healthz", headers={"Host": "www.shop.example"}).status_code == 200
@@ -169,13 +185,15 @@ def _fail_sign_in(client, address: str, email: str = "nobody@clinic.example") ->
     ).status_code
 
 
-def test_behind_a_proxy_every_client_has_its_own_sign_in_limit(app: Flask) -> None:
+def test_behind_a_proxy_every_client_has_its_own_sign_in_limit(
+    app: Flask, with_settings: Callable[..., Flask]
+) -> None:
     """Issue 10: without ProxyFix every client behind the proxy shared one bucket, so ten
     bad sign-ins a minute locked everyone out, staff included."""
     with app.app_context():
         make_user("staff@shop.example", role="staff")
         db.session.commit()
-    shop = _with(app, proxy_hops=1)
+    shop = with_settings(proxy_hops=1)
     attacker, staff = shop.test_client(), shop.test_client()
     statuses = [_fail_sign_in(attacker, "203.0.113.9", f"x{n}@clinic.example") for n in range(11)]
     assert statuses[-1] == 429
@@ -188,8 +206,10 @@ def test_behind_a_proxy_every_client_has_its_own_sign_in_limit(app: Flask) -> No
     assert signed_in.status_code == 303
 
 
-def test_bad_sign_ins_for_one_account_are_limited_from_any_address(app: Flask) -> None:
-    shop = _with(app, proxy_hops=1)
+def test_bad_sign_ins_for_one_account_are_limited_from_any_address(
+    app: Flask, with_settings: Callable[..., Flask]
+) -> None:
+    shop = with_settings(proxy_hops=1)
     client = shop.test_client()
     statuses = [_fail_sign_in(client, f"203.0.113.{n}", "target@clinic.example") for n in range(11)]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429
