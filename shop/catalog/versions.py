@@ -27,36 +27,53 @@ from shop.db import StatementDeadline
 from shop.extensions import db
 
 PAGES_ROW = 1
-_MEMO = "_catalogue_version"
+STOCK_ROW = 3  # moved by every change of what can be sold
+_MEMO = "_catalogue_versions"
 
 
 def page_version() -> int:
     """The catalogue's version: cached pages and the catalogue index are valid for one.
 
     Read on a connection of its own (see `_VersionReader`) rather than through the ORM
-    session: the last committed version, at the cost of one indexed one-row SELECT, once
-    per request (a request's later asks get the same answer). The database stays the only
+    session: the last committed version, at the cost of one indexed SELECT, once per
+    request (a request's later asks get the same answer). The database stays the only
     source of truth.
     """
+    return _versions()[0]
+
+
+def stock_version() -> int:
+    """The stock's version, read with the catalogue's: each process keeps what it counted
+    of a page's stock while this stays the same, and counts afresh once it moves."""
+    return _versions()[1]
+
+
+def _versions() -> tuple[int, int]:
     if not has_request_context():
-        return _read(PAGES_ROW)
-    version: int | None = g.get(_MEMO)
-    if version is None:
-        version = _read(PAGES_ROW)
-        setattr(g, _MEMO, version)
-    return version
+        return _read()
+    versions: tuple[int, int] | None = g.get(_MEMO)
+    if versions is None:
+        versions = _read()
+        setattr(g, _MEMO, versions)
+    return versions
 
 
 # What queries.CatalogIndex is derived from is the catalogue without its stock: the same.
 index_version = page_version
 
 
-def _read(row: int) -> int:
+def _read() -> tuple[int, int]:
     engine = db.engine
     if engine.url.get_backend_name() == "sqlite" and engine.url.database in (None, "", ":memory:"):
         # An in-memory database is only visible through the pool's one connection.
-        version = db.session.scalar(select(CatalogVersion.version).where(CatalogVersion.id == row))
-        return version or 0
+        rows = dict(
+            db.session.execute(
+                select(CatalogVersion.id, CatalogVersion.version).where(
+                    CatalogVersion.id.in_((PAGES_ROW, STOCK_ROW))
+                )
+            ).all()
+        )
+        return rows.get(PAGES_ROW, 0), rows.get(STOCK_ROW, 0)
     readers = _readers.get(engine)
     if readers is None:
         readers = _readers.setdefault(engine, {})
@@ -64,7 +81,7 @@ def _read(row: int) -> int:
     reader = readers.get(pid)  # never a parent's connection in a forked worker
     if reader is None:
         reader = readers.setdefault(pid, _VersionReader(engine))
-    return reader.read(row)
+    return reader.read()
 
 
 class _VersionReader:
@@ -77,7 +94,10 @@ class _VersionReader:
     it), closed when the engine is disposed or collected, and made again after an error.
     """
 
-    _SQL = {PAGES_ROW: "SELECT version FROM catalog_version WHERE id = 1"}
+    _SQL = (
+        "SELECT COALESCE((SELECT version FROM catalog_version WHERE id = 1), 0), "
+        "COALESCE((SELECT version FROM catalog_version WHERE id = 3), 0)"
+    )
 
     def __init__(self, engine: Engine) -> None:
         self._engine = weakref.ref(engine)
@@ -101,8 +121,8 @@ class _VersionReader:
             connection.autocommit = True
         return connection
 
-    def read(self, row: int) -> int:
-        sql = self._SQL[row]
+    def read(self) -> tuple[int, int]:
+        sql = self._SQL
         with self._lock:
             for attempt in (1, 2):
                 try:
@@ -115,8 +135,7 @@ class _VersionReader:
                             found = cursor.fetchone()
                     finally:
                         cursor.close()
-                    value = found[0] if found else None
-                    return int(value) if value is not None else 0
+                    return (int(found[0]), int(found[1])) if found else (0, 0)
                 except Exception as exc:
                     self._close_connection()
                     if attempt == 2:  # a second failure on a new connection: say so
@@ -171,6 +190,16 @@ def catalogue_changed() -> None:
     _bump(PAGES_ROW)
     if has_request_context():
         g.pop(_MEMO, None)  # this request reads the new version from now on
+
+
+def stock_changed() -> None:
+    """A change of what can be sold (flushes; visible to others at commit): each process
+    counts the stock of the pages it serves afresh. No cached page is thrown away: a page is
+    keyed by the stock it shows, so only pages of the variants that changed render again.
+    Called under the stock lock, so concurrent bumps queue and never deadlock."""
+    _bump(STOCK_ROW)
+    if has_request_context():
+        g.pop(_MEMO, None)
 
 
 def _bump(row: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -27,7 +27,8 @@ from shop.catalog import queries
 from shop.catalog.media import media_response
 from shop.catalog.models import Kind, Product, Variant
 from shop.catalog.pictures import needle_svg
-from shop.catalog.versions import page_version
+from shop.catalog.queries import VariantRef
+from shop.catalog.versions import page_version, stock_version
 from shop.extensions import db
 from shop.inventory.services import (
     Availability,
@@ -47,6 +48,7 @@ def media_file(name: str) -> Response:
 
 
 T = TypeVar("T")
+StockMap = dict[int, Availability]
 CSRF_PLACEHOLDER = "__csrf_token_placeholder__"
 
 
@@ -72,6 +74,29 @@ def cached_fragment(
         if had_token or token_field not in g:
             shared_cache.set(full_key, value)
     return value
+
+
+# Pages' stock counted by this process, kept while the stock version and the day stay the
+# same: (stock version, day, stock) by page. At most this many pages are kept.
+_STOCK_KEPT = 4096
+
+
+def page_stock(page: tuple[Any, ...], variants: Callable[[], list[VariantRef]]) -> StockMap:
+    """The stock of the variants a page shows: counted (one query) when the stock moved
+    since this process last counted it for this page, else the count kept. Any change of
+    stock moves the version, so a count is never older than the request's read of it."""
+    kept: dict[tuple[Any, ...], tuple[int, date, StockMap]] = current_app.extensions.setdefault(
+        "page_stock", {}
+    )
+    version, today = stock_version(), date.today()
+    found = kept.get(page)
+    if found is not None and found[0] == version and found[1] == today:
+        return found[2]
+    stock = availability(variants(), today=today)
+    if len(kept) >= _STOCK_KEPT:
+        kept.clear()
+    kept[page] = (version, today, stock)
+    return stock
 
 
 def _shown(
@@ -118,7 +143,7 @@ def _with_csrf(html: str) -> Markup:
 @bp.get("/")
 def home() -> str:
     index = queries.catalog_index(db.session)
-    stock = availability(index.variants_of(index.featured))
+    stock = page_stock(("home", index.featured), lambda: index.variants_of(index.featured))
 
     def render() -> str:
         featured = list(
@@ -144,7 +169,8 @@ def product_list() -> str:
     by the stock of the page's variants too, found from the catalogue index."""
     filters = queries.Filters.from_args(request.args)
     selection = queries.select_page(db.session, filters)
-    stock = availability(selection.index.variants_of(selection.ids))
+    ids = tuple(selection.ids)
+    stock = page_stock(("list", ids), lambda: selection.index.variants_of(ids))
 
     def render_listing() -> str:
         result = queries.listing(db.session, filters, price_tiers=False, selection=selection)
@@ -178,7 +204,7 @@ def render_product_page(slug: str, *, error: tuple[str, str, str] | None = None)
     product_id = index.slugs.get(slug)
     if product_id is None:
         abort(404)
-    stock = availability(index.variants_of([product_id]))
+    stock = page_stock(("product", product_id), lambda: index.variants_of([product_id]))
 
     def render() -> dict[str, str]:
         product = queries.product_by_slug(db.session, slug)

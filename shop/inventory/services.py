@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, false, func, or_, select,
 from sqlalchemy.sql import Executable
 
 from shop.catalog.models import Variant
+from shop.catalog.versions import stock_changed
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.inventory.models import Lot, MovementKind, StockMovement
@@ -154,7 +155,7 @@ def receive_lot(
         )
     db.session.flush()
     _move(lot, MovementKind.RECEIVED, quantity, actor=actor, reason=reason)
-    db.session.flush()
+    _stock_changed()
     return lot
 
 
@@ -254,7 +255,7 @@ def reserve(
     by_id = {lot.id: lot for lot in lots}
     for pick in (p for taken in picks for p in taken):
         by_id[pick.lot_id].reserved += pick.quantity
-    db.session.flush()
+    _stock_changed(any(picks))
     return picks
 
 
@@ -262,7 +263,7 @@ def release(held: Sequence[tuple[int, int]]) -> None:
     """Give reserved packs back: (lot id, packs) pairs. Call `lock_stock()` first."""
     for lot, n in _locked_with_totals(held):
         lot.reserved -= n
-    db.session.flush()
+    _stock_changed(bool(held))
 
 
 def sell(held: Sequence[tuple[int, int]], *, actor: str, reason: str) -> None:
@@ -294,6 +295,14 @@ def _move(lot: Lot, kind: MovementKind, quantity: int, *, actor: str, reason: st
             lot_id=lot.id, kind=kind.value, quantity=quantity, reason=reason, actor=actor[:254]
         )
     )
+
+
+def _stock_changed(changed: bool = True) -> None:
+    """Flush, and when what can be sold changed, move the stock version (every process
+    counts the stock of the pages it serves afresh; no cached page is thrown away)."""
+    if changed:
+        stock_changed()
+    db.session.flush()
 
 
 def stock_digest(stock: Mapping[int, Availability]) -> str:
@@ -366,7 +375,7 @@ def adjust(lot: Lot, delta: int, *, actor: str, reason: str) -> Lot:
             }
         )
     _move(lot, MovementKind.ADJUSTED, delta, actor=actor, reason=reason)
-    db.session.flush()
+    _stock_changed()
     return lot
 
 
@@ -392,7 +401,7 @@ def write_off(lot: Lot, quantity: int, *, actor: str, reason: str) -> Lot:
             }
         )
     _move(lot, MovementKind.WRITTEN_OFF, -quantity, actor=actor, reason=reason)
-    db.session.flush()
+    _stock_changed()
     return lot
 
 
@@ -407,7 +416,7 @@ def block_lots(lot_number: str, *, moment: datetime) -> list[Lot]:
     lots = _locked_lots(list(ids))
     for lot in lots:
         lot.recalled_at = moment
-    db.session.flush()
+    _stock_changed(bool(lots))
     return lots
 
 
@@ -424,7 +433,7 @@ def write_off_expired(today: date, *, actor: str, reason: str) -> list[tuple[Lot
         if lot.expires_on < today and lot.free > 0:
             done.append((lot, lot.free))
             _move(lot, MovementKind.WRITTEN_OFF, -lot.free, actor=actor, reason=reason)
-    db.session.flush()
+    _stock_changed(bool(done))
     return done
 
 
@@ -470,7 +479,7 @@ def return_sold_packs(returns: list[tuple[int, int]], *, actor: str, reason: str
     back = _locked_with_totals([(lot_id, n) for lot_id, n in returns if n > 0])
     for lot, n in back:
         _move(lot, MovementKind.RETURNED, n, actor=actor, reason=reason)
-    db.session.flush()
+    _stock_changed(bool(back))
 
 
 def returned_packs(reason: str, lot_ids: Iterable[int]) -> dict[int, int]:

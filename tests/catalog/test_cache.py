@@ -21,7 +21,7 @@ from shop.catalog.models import CatalogVersion, Product, Variant
 from shop.catalog.services import refresh_derived
 from shop.catalog.views import cached_fragment, url_key
 from shop.extensions import cache, db
-from shop.inventory.models import Lot
+from shop.inventory import services as inventory
 from tests.factories import make_lot, make_product, make_variant
 
 
@@ -272,8 +272,8 @@ def test_a_stock_change_refreshes_the_pages_of_its_own_variant_only(
     app: Flask, client: FlaskClient, cached: None
 ) -> None:
     """Stock shows on pages, so pages showing a variant whose stock changed are rendered
-    afresh, however the lot changed; the catalogue version, each process's catalogue index
-    and the pages of other variants are kept. A catalogue change invalidates all."""
+    afresh; the catalogue version, each process's catalogue index and the pages of other
+    variants are kept. A catalogue change invalidates all."""
     assert "Out of stock" in client.get("/products?q=cached").get_data(as_text=True)
     for slug in ("cached", "other"):
         assert client.get(f"/products/{slug}").status_code == 200
@@ -283,15 +283,14 @@ def test_a_stock_change_refreshes_the_pages_of_its_own_variant_only(
         variant = db.session.scalar(select(Variant).join(Product).where(Product.slug == "cached"))
         pages, catalogue = versions.page_version(), versions.index_version()
         today = date.today()
-        db.session.add(
-            Lot(
-                variant_id=variant.id,
-                lot_number="STOCK-ONLY",
-                made_on=today - timedelta(days=30),
-                expires_on=today + timedelta(days=900),
-                quantity=7,
-                reserved=0,
-            )
+        inventory.lock_stock()
+        inventory.receive_lot(
+            variant,
+            lot_number="STOCK-ONLY",
+            made_on=today - timedelta(days=30),
+            expires_on=today + timedelta(days=900),
+            quantity=7,
+            actor="tests",
         )
         db.session.commit()
         assert (versions.page_version(), versions.index_version()) == (pages, catalogue)
