@@ -111,6 +111,8 @@ class Settings:
     sentry_dsn: str | None = None
     # "json" (one object a line) or "text"; SHOP_LOG_FORMAT, json by default in production.
     log_format: str = "text"
+    # Only staff-verified professional buyers may check out and accept quotes.
+    require_verified_buyers: bool = False
     waived: frozenset[str] = frozenset()
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -183,6 +185,7 @@ class Settings:
             mail_ca_file=os.environ.get("MAIL_CA_FILE") or None,
             sentry_dsn=os.environ.get("SENTRY_DSN") or None,
             log_format=log_format,
+            require_verified_buyers=_flag("SHOP_REQUIRE_VERIFIED_BUYERS"),
             waived=waived,
         )
         if production:

@@ -69,6 +69,8 @@ def test_an_internationalised_domain_is_accepted_at_registration(
         "/account/register",
         data={
             "name": "Jana Vogel",
+            "company": "Praxis Vogel",
+            "country": "DE",
             "email": "jana@bücher.example",
             "password": "a long password 123",
             "confirm": "a long password 123",

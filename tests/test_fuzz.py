@@ -24,7 +24,7 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from shop import create_app
-from shop.accounts.models import User
+from shop.accounts.models import Address, User
 from shop.catalog.models import Product, Variant
 from shop.extensions import db
 from shop.inventory.models import Lot
@@ -87,8 +87,16 @@ def world(fuzz_app: Flask) -> World:
     app = fuzz_app
     stock_needle(app, {"L1": 500})
     with app.app_context():
-        make_user("admin@shop.example", role="admin")
+        admin = make_user("admin@shop.example", role="admin")
         make_user("clerk@shop.example", role="staff")
+        db.session.add(
+            Address(
+                user=admin,
+                contact_name="Admin",
+                street_address="Hauptstr. 1\n10115 Berlin",
+                country="DE",
+            )
+        )
         db.session.commit()
     staff = app.test_client()
     assert sign_in(staff, "admin@shop.example").status_code == 303
@@ -122,6 +130,7 @@ def world(fuzz_app: Flask) -> World:
                 "user_id": str(clerk.id),
                 "lot_id": str(lot.id),
                 "refund_id": "1",
+                "address_id": str(db.session.scalars(select(Address.id)).one()),
                 "name": "none.png",
                 "filename": "css/shop.css",
             },

@@ -4,6 +4,7 @@ menu entries on the blueprint."""
 from __future__ import annotations
 
 from shop.admin import (  # noqa: F401
+    buyers,
     catalog_csv,
     mail,
     orders,

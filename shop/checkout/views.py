@@ -18,6 +18,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
+from shop.accounts.services import ordering_blocker
 from shop.cart.models import Cart
 from shop.cart.services import priced
 from shop.cart.session import current_cart, remember_count
@@ -82,6 +83,9 @@ def checkout() -> ResponseReturnValue:
         flash("Your cart is empty: add packs from a product page first.", "error")
         return redirect(url_for("cart.show"), code=303)
     form = CheckoutForm()
+    if ordering_blocker() is not None:  # the cart page says what is missing
+        form.validate_on_submit()
+        return render_cart_page(form, status=403)
     if not form.validate_on_submit():
         return render_cart_page(form, status=422)
     if not current.ready:

@@ -17,6 +17,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from shop.accounts.services import ordering_blocker
 from shop.cart.session import current_cart
 from shop.errors import ValidationError
 from shop.extensions import db, limiter
@@ -193,6 +194,9 @@ def accept(token: str) -> Page | BaseResponse:
     form = AcceptForm()
     if not form.validate_on_submit():
         return _render_quote(quote, accept_form=form, status=422)
+    blocker = ordering_blocker()
+    if blocker is not None:  # professional buyers only, and this one is not verified yet
+        return _render_quote(quote, accept_form=form, error=blocker, status=403)
     method = PaymentMethod(form.payment_method.data)
     if method is PaymentMethod.CARD and not stripe_client.configured():
         form.payment_method.errors = [

@@ -30,7 +30,7 @@ def test_sign_in_and_out(app: Flask, client: FlaskClient) -> None:
     unknown = sign_in(client, "nobody@clinic.example")
     assert unknown.status_code == 401
     ok = sign_in(client, "BUYER@clinic.example")
-    assert ok.status_code == 303 and ok.location.endswith("/account/orders")
+    assert ok.status_code == 303 and ok.location.endswith("/account")
     assert "Your orders" in client.get("/account/orders").get_data(as_text=True)
     client.post("/account/logout", data={"csrf_token": csrf_token(client, "/account/orders")})
     assert client.get("/account/orders").status_code == 302
@@ -45,7 +45,7 @@ def test_next_is_never_an_open_redirect(app: Flask, client: FlaskClient) -> None
         "/account/login?next=https://evil.example/x",
         data={"email": "buyer@clinic.example", "password": PASSWORD, "csrf_token": token},
     )
-    assert response.location.endswith("/account/orders")
+    assert response.location.endswith("/account")
 
 
 def test_failed_sign_ins_are_rate_limited(app: Flask, client: FlaskClient) -> None:
@@ -73,6 +73,8 @@ def test_register_validates_and_keeps_input(app: Flask, client: FlaskClient) -> 
         "/account/register",
         data={
             "name": "Dr Ana",
+            "company": "Clinica Ana",
+            "country": "ES",
             "email": "ana@clinic.example",
             "password": PASSWORD,
             "confirm": PASSWORD,
