@@ -6,14 +6,17 @@ import dataclasses
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
 CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -77,3 +80,37 @@ def page(live_server: str):  # type: ignore[no-untyped-def]
         finally:
             context.close()
             shutil.rmtree(user_data, ignore_errors=True)
+
+
+def describe(violations: list[dict[str, Any]]) -> str:
+    """axe's violations as a reader wants them: rule, impact, help, and where."""
+    lines = []
+    for v in violations:
+        lines.append(f"{v['id']} ({v['impact']}): {v['help']} <{v['helpUrl']}>")
+        for node in v["nodes"][:5]:
+            summary = " ".join((node.get("failureSummary") or "").split())
+            lines.append(f"    at {' '.join(map(str, node['target']))}: {summary}")
+        if len(v["nodes"]) > 5:
+            lines.append(f"    ... and {len(v['nodes']) - 5} more")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def axe_check(page, live_server: str) -> Callable[[str], None]:  # type: ignore[no-untyped-def]
+    """Run axe-core over the page now shown; fail with every violation listed."""
+    if not AXE.exists():
+        pytest.skip(
+            "axe-core is not installed: run `npm install --no-save axe-core vnu-jar` "
+            "in the repository (.ci/run does)"
+        )
+    # The shop's Content-Security-Policy allows its own scripts only; the test's
+    # injected axe.min.js is let through, for this tab only.
+    page.context.new_cdp_session(page).send("Page.setBypassCSP", {"enabled": True})
+
+    def check(label: str) -> None:
+        page.add_script_tag(path=str(AXE))
+        results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+        violations = results["violations"]
+        assert not violations, f"axe-core on {label} ({page.url}):\n{describe(violations)}"
+
+    return check

@@ -11,7 +11,6 @@ import pytest
 from flask import Flask
 
 from tests.accounts.helpers import link_in
-from tests.browser.test_accessibility import axe_check  # noqa: F401  (a fixture)
 from tests.conftest import PASSWORD
 
 PHONE = {"width": 390, "height": 844}
