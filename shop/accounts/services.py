@@ -119,6 +119,17 @@ def confirm_email(token: str) -> tuple[User, int]:
     user.email_confirmed_at = datetime.now(UTC)
     if user.verification == Verification.NONE:
         user.verification = Verification.PENDING.value
+    linked = link_guest_orders(user)
+    log.info("account %s confirmed its email; %s guest orders linked", user.id, linked)
+    return user, linked
+
+
+def link_guest_orders(user: User) -> int:
+    """Put the guest orders placed with the account's address into the account, if the
+    address is confirmed (never before: anyone can register someone else's address).
+    Runs at confirmation and at each sign-in, so later guest orders join too."""
+    if user.email_confirmed_at is None or user.closed_at is not None:
+        return 0
     guest_orders = list(
         db.session.scalars(
             select(Order).where(
@@ -129,8 +140,7 @@ def confirm_email(token: str) -> tuple[User, int]:
     for order in guest_orders:
         order.user_id = user.id
     db.session.flush()
-    log.info("account %s confirmed its email; %s guest orders linked", user.id, len(guest_orders))
-    return user, len(guest_orders)
+    return len(guest_orders)
 
 
 def request_password_reset(email: str) -> None:
@@ -242,14 +252,19 @@ def set_verification(user: User, decision: Verification, *, note: str, by: User)
     db.session.flush()
 
 
-def waiting_for_verification(limit: int = 200) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .where(User.role == Role.BUYER.value, User.verification == Verification.PENDING.value)
-            .order_by(User.email_confirmed_at, User.id)
-            .limit(limit)
+def waiting_for_verification() -> int:
+    """How many buyers (address confirmed, account open) wait for staff's decision."""
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(
+                User.role == Role.BUYER.value,
+                User.verification == Verification.PENDING.value,
+                User.closed_at.is_(None),
+            )
         )
+        or 0
     )
 
 
@@ -385,6 +400,8 @@ def authenticate(email: str, password: str) -> User | None:
     if not user.check_password(password) or not user.active:
         return None
     user.last_login_at = datetime.now(UTC)
+    if not user.is_staff:
+        link_guest_orders(user)
     return user
 
 

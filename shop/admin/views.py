@@ -12,6 +12,7 @@ from flask import render_template
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import contains_eager
 
+from shop.accounts import services as accounts
 from shop.admin.blueprint import bp
 from shop.admin.charts import Bar, bar_chart
 from shop.admin.stock import WriteOffExpiredForm
@@ -186,6 +187,7 @@ def dashboard() -> str:
     return render_template(
         "admin/dashboard.html",
         to_ship=counts.get(OrderStatus.PAID.value, 0),
+        buyers_waiting=accounts.waiting_for_verification(),
         open_orders=sum(counts.get(s.value, 0) for s in OPEN_STATUSES),
         attention=attention,
         low_stock=low,

@@ -60,6 +60,8 @@ def test_only_a_verified_professional_can_check_out(
     assert checkout(client, payment_method="bank_transfer").status_code == 403
     assert _no_orders(app)
 
+    dashboard = staff_client.get("/admin/").get_data(as_text=True)
+    assert "<strong>1</strong> buyer waiting for verification" in dashboard
     waiting = staff_client.get("/admin/buyers").get_data(as_text=True)
     assert "Clinica Ruiz" in waiting and "COMM-28-123456" in waiting and "Spain" in waiting
     with app.app_context():
