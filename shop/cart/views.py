@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
+from shop.cart import quick as quick_order
 from shop.cart import services
+from shop.cart.forms import QuickOrderForm
 from shop.cart.session import current_cart, remember_count
 from shop.catalog.views import render_product_page
 from shop.checkout.pages import render_cart_page
@@ -83,3 +85,41 @@ def remove() -> ResponseReturnValue:
         db.session.commit()
         flash(f"Removed {variant.sku} from your cart.", "success")
     return redirect(url_for("cart.show"), code=303)
+
+
+@bp.route("/quick", methods=["GET", "POST"])
+def quick() -> ResponseReturnValue:
+    """Quick order: lines of "SKU quantity", checked against the catalogue and the stock;
+    "Add" puts the lines that pass into the cart and leaves the others in the box."""
+    form = QuickOrderForm()
+    lines: list[quick_order.QuickLine] = []
+    if form.validate_on_submit():
+        cart = current_cart(create=form.add.data)
+        if form.add.data and cart is not None:
+            added, left_out = quick_order.add_checked(cart, form.lines.data)
+            remember_count(cart)
+            db.session.commit()
+            if added:
+                flash(
+                    "Added to your cart: "
+                    + ", ".join(f"{packs(a.quantity or 0)} of {a.sku}" for a in added)
+                    + ".",
+                    "success",
+                )
+            if not left_out:
+                return redirect(url_for("cart.show"), code=303)
+            form.lines.data = "\n".join(line.text for line in left_out if line.text)
+            lines = left_out
+        else:
+            lines = quick_order.check(cart, form.lines.data)
+            db.session.rollback()
+    status = (
+        422 if request.method == "POST" and (form.errors or any(not x.ok for x in lines)) else 200
+    )
+    html = render_template(
+        "cart/quick.html",
+        form=form,
+        lines=lines,
+        addable=sum(1 for line in lines if line.ok),
+    )
+    return html, status

@@ -17,6 +17,7 @@ PAGES = {
     "guides": "/guides",
     "guide": "/guides/choosing-a-needle-for-scalp-mesotherapy",
     "empty cart": "/cart",
+    "quick order": "/cart/quick",
     "not found": "/no-such-page",
 }
 

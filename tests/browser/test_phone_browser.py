@@ -13,6 +13,7 @@ PAGES = {
     "product": "/products/multi-injector-5-pin",
     "guide": "/guides/choosing-a-needle-for-scalp-mesotherapy",
     "sign-in": "/account/login",
+    "quick-order": "/cart/quick",
     "quote": "/quote?sku=MN-32G-4MM-100",
 }
 

@@ -22,6 +22,7 @@ PAGES = {
     "guides": "/guides",
     "guide": "/guides/choosing-a-needle-for-scalp-mesotherapy",
     "cart-empty": "/cart",
+    "quick-order": "/cart/quick",
     "not-found": "/no-such-page",
 }
 
@@ -50,6 +51,15 @@ def test_pages_have_no_html_errors(client: FlaskClient, demo: None, tmp_path: Pa
     pages = {name: client.get(path).data for name, path in PAGES.items()}
     _add_one_line(client)
     pages["cart-with-line"] = client.get("/cart").data
+    checked = client.post(
+        "/cart/quick",
+        data={
+            "lines": "MN-32G-4MM-100 2\nXX-NOPE 1",
+            "check": "1",
+            "csrf_token": csrf_token(client, "/cart/quick"),
+        },
+    )
+    pages["quick-order-checked"] = checked.data
     quote = client.get("/quote")
     assert quote.status_code == 200
     pages["quote"] = quote.data
