@@ -66,9 +66,8 @@ def make_variant(
         bevel="Tri-bevel",
         wall="Regular wall",
         hub="Luer lock",
-        pack_size=100,
         min_order_quantity=min_order_quantity,
-        **fields,
+        **({"pack_size": 100} | fields),
     )
     variant.price_tiers = [PriceTier(min_quantity=q, unit_amount=a) for q, a in prices]
     product.variants.append(variant)

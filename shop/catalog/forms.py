@@ -38,6 +38,12 @@ from shop.catalog.editing import (
     tier_problem,
 )
 from shop.catalog.models import Kind, Product, Variant
+from shop.catalog.planner import (
+    DEFAULT_INJECTIONS,
+    DEFAULT_INJECTIONS_PER_NEEDLE,
+    DEFAULT_SESSIONS,
+    LIMITS,
+)
 from shop.forms import (
     DecimalNumberField,
     MoneyField,
@@ -254,3 +260,27 @@ def variant_form_data(variant: Variant) -> dict[str, Any]:
         {"min_quantity": t.min_quantity, "unit_amount": t.unit_amount} for t in variant.price_tiers
     ]
     return data
+
+
+def _count(label: str, key: str, default: int) -> WholeNumberField:
+    low, high = LIMITS[key]
+    return WholeNumberField(
+        label,
+        validators=[
+            InputRequired(f"Enter the {label.lower()}."),
+            NumberRange(low, high, message=f"Enter a number from {low} to {high:,}."),
+        ],
+        default=default,
+    )
+
+
+class PlannerForm(SubForm):
+    """The course planner's question, as query parameters (a plan changes nothing)."""
+
+    sku = SelectField("Needle", validators=[InputRequired("Choose a needle.")])
+    patients = _count("Patients", "patients", 10)
+    sessions = _count("Sessions per course", "sessions", DEFAULT_SESSIONS)
+    injections = _count("Injections per session", "injections", DEFAULT_INJECTIONS)
+    per_needle = _count(
+        "Injections before a fresh needle", "per_needle", DEFAULT_INJECTIONS_PER_NEEDLE
+    )

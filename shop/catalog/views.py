@@ -21,12 +21,16 @@ from flask import (
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms.fields.choices import SelectChoice
 
 from shop import shared_cache
 from shop.catalog import queries
+from shop.catalog.forms import PlannerForm
 from shop.catalog.media import media_response
 from shop.catalog.models import Kind, Product, Variant
 from shop.catalog.pictures import needle_svg
+from shop.catalog.planner import Course, Plan, plan
 from shop.catalog.queries import VariantRef
 from shop.catalog.versions import page_version, stock_version
 from shop.extensions import db
@@ -279,3 +283,45 @@ def product_picture(slug: str) -> Response:
 
 def product_url(product: Product) -> str:
     return url_for("catalog.product_page", slug=product.slug)
+
+
+@bp.get("/planner")
+def planner() -> Response:
+    """The course planner: patients, sessions and injections to needles, packs and price,
+    with a button that puts the packs in the cart. Without a question, the form alone
+    (with the needle of ?sku= chosen)."""
+    variants = db.session.scalars(
+        select(Variant)
+        .join(Product)
+        .where(Variant.is_active.is_(True), Product.is_active.is_(True))
+        .order_by(Product.name, Variant.gauge, Variant.length_mm, Variant.pins, Variant.pack_size)
+        .options(selectinload(Variant.product), selectinload(Variant.price_tiers))
+    ).all()
+    asked = "patients" in request.args
+    form = PlannerForm(request.args) if asked else PlannerForm(sku=request.args.get("sku", ""))
+    form.sku.choices = [SelectChoice("", "Choose a needle")] + [
+        SelectChoice(v.sku, f"{v.product.name}: {v.sku} ({v.pack_size} a pack)") for v in variants
+    ]
+    plans: list[Plan] = []
+    if asked and form.validate():
+        chosen = next(v for v in variants if v.sku == form.sku.data)
+        course = Course(
+            **{
+                name: form[name].data
+                for name in ("patients", "sessions", "injections", "per_needle")
+            }
+        )
+        # The same needle in every pack size: the chosen one first.
+        plans = [
+            plan(v, course)
+            for v in sorted(variants, key=lambda v: v is not chosen)
+            if v.product_id == chosen.product_id
+            and (v.gauge, v.length_mm, v.pins) == (chosen.gauge, chosen.length_mm, chosen.pins)
+        ]
+    html = render_template(
+        "catalog/planner.html",
+        form=form,
+        plans=plans,
+        stock=availability([p.variant for p in plans]) if plans else {},
+    )
+    return Response(html, 422 if asked and form.errors else 200)

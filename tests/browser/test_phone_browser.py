@@ -14,6 +14,7 @@ PAGES = {
     "guide": "/guides/choosing-a-needle-for-scalp-mesotherapy",
     "sign-in": "/account/login",
     "quick-order": "/cart/quick",
+    "planner": "/planner?sku=MN-32G-4MM-100&patients=12&sessions=6&injections=150&per_needle=100",
     "quote": "/quote?sku=MN-32G-4MM-100",
 }
 
