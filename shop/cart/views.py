@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from werkzeug.wrappers import Response
 
 from shop.cart import quick as quick_order
 from shop.cart import services
@@ -24,11 +23,21 @@ def show() -> ResponseReturnValue:
     return render_cart_page()
 
 
+def _wants_json() -> bool:
+    """The product page's script asks for JSON, so the buyer stays on the page; a form
+    sent without script gets the pages it always did."""
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "application/json"
+
+
 @bp.post("/add")
-def add() -> Response | tuple[str, int]:
+def add() -> ResponseReturnValue:
     sku = request.form.get("sku", "")
     variant = services.variant_by_sku(sku)
     if variant is None:
+        if _wants_json():
+            message = "That product could not be found. It may have been withdrawn."
+            return jsonify({"error": message, "sku": sku[:64]}), 404
         flash("That product could not be found. It may have been withdrawn.", "error")
         return redirect(url_for("catalog.product_list"), code=303)
     try:
@@ -38,6 +47,8 @@ def add() -> Response | tuple[str, int]:
         services.add(cart, variant, quantity)
     except ValidationError as exc:
         db.session.rollback()
+        if _wants_json():
+            return jsonify({"error": next(iter(exc.errors.values())), "sku": variant.sku}), 422
         return render_product_page(
             variant.product.slug,
             error=(
@@ -48,10 +59,11 @@ def add() -> Response | tuple[str, int]:
         )
     remember_count(cart)
     db.session.commit()
-    flash(
-        f"Added {packs(quantity)} of {variant.sku} to your cart.",
-        "success",
-    )
+    message = f"Added {packs(quantity)} of {variant.sku} to your cart."
+    if _wants_json():
+        in_cart = int(session.get("cart_packs") or 0)
+        return jsonify({"message": message, "sku": variant.sku, "cart_packs": in_cart})
+    flash(message, "success")
     return redirect(url_for("cart.show"), code=303)
 
 

@@ -37,7 +37,8 @@ def test_cart_with_a_line_has_no_axe_violations(
     page.goto(f"{live_server}/products/meso-needle-32g")
     form = page.locator("form.add-to-cart", has=page.locator("button:not([disabled])")).first
     form.get_by_role("button", name="Add").click()
-    page.wait_for_load_state()
+    page.locator(".add-status").get_by_text("Added").wait_for()
+    axe_check("the product page after Add, with its status line")
     page.goto(f"{live_server}/cart")
     assert page.locator("table.cart tbody tr").count() == 1
     axe_check("the cart with one line")

@@ -47,7 +47,8 @@ def test_register_confirm_order_sign_out_sign_in_from_the_header_and_reorder(  #
     row = page.locator("tr", has=page.locator("th.sku", has_text="MN-32G-4MM-100"))
     row.get_by_label("Packs of MN-32G-4MM-100").fill("2")
     row.get_by_role("button", name="Add").click()
-    page.wait_for_url("**/cart")
+    row.locator(".add-status").get_by_text("Added 2 packs").wait_for()
+    page.goto(f"{live_server}/cart")
     assert page.get_by_label("Email").input_value() == "ana@clinic.example"  # pre-filled
     assert page.get_by_label("Clinic or company").input_value() == "Clinica Ruiz"
     page.get_by_label("Shipping address").fill("Friedrichstrasse 10\n10117 Berlin")

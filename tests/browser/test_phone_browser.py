@@ -28,7 +28,8 @@ def _add_two_lines(page, live_server: str) -> None:  # type: ignore[no-untyped-d
     for sku in ("MN-32G-4MM-100", "MN-32G-6MM-100"):
         page.goto(f"{live_server}/products/meso-needle-32g")
         page.locator(f"#sku-{sku}").get_by_role("button", name="Add").click()
-        page.wait_for_url("**/cart")
+        page.locator(f"#sku-{sku} .add-status").get_by_text("Added").wait_for()
+    page.goto(f"{live_server}/cart")
 
 
 @pytest.mark.parametrize("path", PAGES.values(), ids=PAGES.keys())

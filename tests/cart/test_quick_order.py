@@ -100,3 +100,31 @@ def test_an_empty_box_says_what_to_type(app: Flask, client: FlaskClient) -> None
     response = _post(client, "   \n", "check")
     assert response.status_code == 422
     assert "Type or paste at least one line" in response.get_data(as_text=True)
+
+
+def test_add_answers_the_product_pages_script_in_json(app: Flask, client: FlaskClient) -> None:
+    stock_needle(app, {"L1": 30})
+    token = csrf_token(client, "/products/meso-32")
+    json_accept = {"Accept": "application/json"}
+    ok = client.post(
+        "/cart/add",
+        data={"sku": "MN-32G-4MM-100", "quantity": "3", "csrf_token": token},
+        headers=json_accept,
+    )
+    assert ok.status_code == 200
+    assert ok.json == {
+        "message": "Added 3 packs of MN-32G-4MM-100 to your cart.",
+        "sku": "MN-32G-4MM-100",
+        "cart_packs": 3,
+    }
+    short = client.post(
+        "/cart/add",
+        data={"sku": "MN-32G-4MM-100", "quantity": "28", "csrf_token": token},
+        headers=json_accept,
+    )
+    assert short.status_code == 422
+    assert short.json == {
+        "error": "Only 30 packs of MN-32G-4MM-100 can be had now.",
+        "sku": "MN-32G-4MM-100",
+    }
+    assert _cart_lines(app) == {"MN-32G-4MM-100": 3}
