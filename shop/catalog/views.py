@@ -13,6 +13,7 @@ from flask import (
     abort,
     current_app,
     g,
+    jsonify,
     render_template,
     request,
     session,
@@ -325,3 +326,33 @@ def planner() -> Response:
         stock=availability([p.variant for p in plans]) if plans else {},
     )
     return Response(html, 422 if asked and form.errors else 200)
+
+
+SUGGESTIONS = 6
+
+
+@bp.get("/search/suggest")
+def search_suggestions() -> Response:
+    """What the header's search box offers as the buyer types: up to six products the search
+    would list first, by name, with their pages. JSON, for the box's script; without it the
+    box is a normal search."""
+    q = " ".join(request.args.get("q", "").split())[: queries.MAX_QUERY]
+    found: list[dict[str, str]] = []
+    if len(q) >= 2:
+        selection = queries.select_page(db.session, queries.Filters(q=q), per_page=SUGGESTIONS)
+        if selection.ids:
+            rows = db.session.execute(
+                select(Product.id, Product.name, Product.slug).where(Product.id.in_(selection.ids))
+            ).all()
+            by_id = {row.id: row for row in rows}
+            found = [
+                {
+                    "name": by_id[i].name,
+                    "url": url_for("catalog.product_page", slug=by_id[i].slug),
+                }
+                for i in selection.ids
+                if i in by_id
+            ]
+    response = jsonify({"q": q, "products": found})
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return response
