@@ -6,7 +6,7 @@ PORT ?= 5000
 PYTEST_ARGS ?=
 FLASK := $(BIN)/flask --app shop
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lighthouse lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } \
 		|| { echo "make bench needs wrk: apt-get install wrk"; exit 1; }
 	$(BIN)/python tests/benchmark/run.py $(BENCH_ARGS)
+
+# Lighthouse (mobile) on storefront pages, in Debian's Chromium; needs npm.
+lighthouse: $(VENV)/.installed-dev
+	$(BIN)/python tests/benchmark/lighthouse.py $(LIGHTHOUSE_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check shop tests
