@@ -53,10 +53,17 @@ def _answer_form(quote: Quote) -> AnswerForm:
         amount = services.suggested_unit_amount(line)
         prices.append(decimal_amount(amount, quote.currency) if amount is not None else "")
     shipping = quote.shipping_amount
+    stock = services.line_stock(quote)
+    supplies = [services.suggested_supply(line, stock.get(line.id)) for line in quote.lines]
     return AnswerForm(
         formdata=None,
         data={
             "prices": prices,
+            "supply": [s.supply.value for s in supplies],
+            "ships_now": [str(s.ships_now) for s in supplies],
+            "rest_ships_on": [
+                s.rest_ships_on.isoformat() if s.rest_ships_on else "" for s in supplies
+            ],
             "shipping": decimal_amount(shipping, quote.currency) if shipping is not None else "",
             "valid_until": services.default_valid_until(),
             "staff_note": quote.staff_note,
@@ -83,6 +90,8 @@ def _render(
             line.variant.unit_amount_for(line.quantity) if line.variant is not None else None
         ),
         answer=answer or _answer_form(quote),
+        stock=services.line_stock(quote),
+        supply_labels=services.SUPPLY_LABELS,
         can_answer=quote.status in ANSWERABLE,
         decline=decline or StaffDeclineForm(),
         can_decline=quote.status in DECLINABLE,
@@ -113,6 +122,9 @@ def quote_send(quote_id: int) -> Page | Response:
     if amounts is None:
         return _render(quote, answer=form, status=422)
     unit_amounts, shipping = amounts
+    supplies = form.supplies([line.quantity for line in quote.lines])
+    if supplies is None and form.supply.entries:
+        return _render(quote, answer=form, status=422)
     try:
         services.send_quote(
             quote,
@@ -121,15 +133,24 @@ def quote_send(quote_id: int) -> Page | Response:
             valid_until=form.valid_until.data,
             note=form.staff_note.data or "",
             actor=actor(),
+            supplies=supplies,
         )
     except ValidationError as exc:
         db.session.rollback()
+        line_errors: list[str] = []
         for key, message in exc.errors.items():
             if key == "valid_until":
                 form.valid_until.errors = [message]
             elif key == "shipping":
                 form.shipping.errors = [message]
-        return _render(quote, answer=form, error=exc.errors.get("prices"), status=422)
+            elif key.startswith(("supply-", "ships_now-", "rest_ships_on-")):
+                entry = form.entry_for(key)
+                if entry is None:
+                    line_errors.append(message)
+                else:
+                    entry.errors = [message]
+        error = " ".join(filter(None, [exc.errors.get("prices"), *line_errors])) or None
+        return _render(quote, answer=form, error=error, status=422)
     except services.QuoteStateError as exc:
         db.session.rollback()
         return _render(quote, error=str(exc), status=409)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from wtforms import (
@@ -22,7 +23,8 @@ from shop.countries import COUNTRIES
 from shop.forms import DateInput, ShopForm, SubForm, email_field, strip
 from shop.input_guard import whole_number
 from shop.money import parse_amount
-from shop.quotes.models import BusinessType
+from shop.quotes.models import BusinessType, Supply
+from shop.quotes.services import LineSupply
 
 MAX_LINES = 30
 # Packs on one line of a request: a year of a large distributor's needs. Priced at most
@@ -175,6 +177,11 @@ class AnswerForm(ShopForm):
     validity date and a note."""
 
     prices = FieldList(StringField("Price per pack", filters=[strip]))
+    # Per line: in stock, partly backordered or made to order; packs from stock; the date
+    # the rest ship. A form without them (an older page) leaves the stock's suggestion.
+    supply = FieldList(StringField("Supply", filters=[strip]))
+    ships_now = FieldList(StringField("Packs from stock", filters=[strip]))
+    rest_ships_on = FieldList(StringField("The rest ship by", filters=[strip]))
     shipping = StringField(
         "Shipping", validators=[InputRequired("Enter the shipping amount (0 for free).")]
     )
@@ -204,6 +211,47 @@ class AnswerForm(ShopForm):
             self.shipping.errors = [f"{str(exc).rstrip('.')}, or 0 for free shipping."]
             return None
         return (unit_amounts, shipping) if ok else None
+
+    def supplies(self, quantities: Sequence[int]) -> list[LineSupply] | None:
+        """What ships now and later per line, or None when the form did not say. Entries
+        that cannot be read get their error and a placeholder the service refuses."""
+        if not self.supply.entries:
+            return None
+        result: list[LineSupply] = []
+        for i, quantity in enumerate(quantities):
+            choice = self._entry(self.supply, i)
+            try:
+                supply = Supply(choice.data if choice is not None else "")
+            except ValueError:
+                if choice is not None:
+                    choice.errors = ["Choose in stock, partly backordered or made to order."]
+                return None
+            now = self._entry(self.ships_now, i)
+            packs = whole_number(now.data if now is not None else "", low=0, high=quantity)
+            if supply is Supply.BACKORDERED and packs is None and now is not None:
+                now.errors = [f"Enter the packs shipped from stock, from 1 to {quantity - 1}."]
+                return None
+            when = self._entry(self.rest_ships_on, i)
+            rest: date | None = None
+            if when is not None and when.data:
+                try:
+                    rest = date.fromisoformat(when.data)
+                except ValueError:
+                    when.errors = ["Enter a date like 2027-03-15."]
+                    return None
+            result.append(LineSupply(supply, packs or 0, rest))
+        return result
+
+    @staticmethod
+    def _entry(field: FieldList, index: int) -> Any:
+        """The entry posted for line `index` (by its name: a form may leave some out)."""
+        name = f"{field.name}-{index}"
+        return next((entry for entry in field.entries if entry.name == name), None)
+
+    def entry_for(self, key: str) -> Any:
+        """The entry a service's error key names (`ships_now-0`), or None when not posted."""
+        name, index = key.rsplit("-", 1)
+        return self._entry(getattr(self, name), int(index))
 
 
 class StaffDeclineForm(ShopForm):

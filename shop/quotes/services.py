@@ -23,12 +23,13 @@ from shop.cart.services import priced, variant_by_sku
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.input_guard import whole_number
+from shop.inventory import services as inventory
 from shop.mail.services import queue_mail
 from shop.money import MAX_AMOUNT, format_money
 from shop.orders import services as orders
 from shop.orders.documents import Document, DocumentLine
 from shop.orders.models import OPEN_STATUSES, Order, OrderStatus, PaymentMethod
-from shop.quotes.models import BusinessType, Quote, QuoteEvent, QuoteLine, QuoteStatus
+from shop.quotes.models import BusinessType, Quote, QuoteEvent, QuoteLine, QuoteStatus, Supply
 from shop.urls import external_url
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,32 @@ class RequestDraft:
     vat_number: str
     message: str
     lines: list[LineDraft]
+
+
+@dataclass(frozen=True)
+class LineStock:
+    """A catalogue line's stock as staff answer: packs for sale now, packs held for open
+    orders, and the earliest expiry a sale would ship."""
+
+    available: int
+    reserved: int
+    next_expiry: date | None
+
+
+@dataclass(frozen=True)
+class LineSupply:
+    """What staff promise for a line: packs shipped from stock, and when the rest follow."""
+
+    supply: Supply
+    ships_now: int
+    rest_ships_on: date | None = None
+
+
+SUPPLY_LABELS = {
+    Supply.IN_STOCK: "In stock",
+    Supply.BACKORDERED: "Partly backordered",
+    Supply.MADE_TO_ORDER: "Made to order",
+}
 
 
 @dataclass(frozen=True)
@@ -268,6 +295,77 @@ def suggested_unit_amount(line: QuoteLine) -> int | None:
     return None
 
 
+def line_stock(quote: Quote) -> dict[int, LineStock]:
+    """The stock of every catalogue line, by line id, counted by the inventory in one query
+    for availability and one for reservations, whatever the number of lines."""
+    variants = {line.variant.id: line.variant for line in quote.lines if line.variant is not None}
+    available = inventory.availability(variants.values(), today=today())
+    reserved = inventory.reserved_packs(variants)
+    return {
+        line.id: LineStock(
+            available[line.variant.id].available,
+            reserved[line.variant.id],
+            available[line.variant.id].next_expiry,
+        )
+        for line in quote.lines
+        if line.variant is not None
+    }
+
+
+def suggested_supply(line: QuoteLine, stock: LineStock | None) -> LineSupply:
+    """What to promise: what staff promised already, else what the stock allows now (a
+    free-text line is made to order)."""
+    if line.supply is not None:
+        return LineSupply(Supply(line.supply), line.ships_now or 0, line.rest_ships_on)
+    if stock is None or stock.available == 0:
+        return LineSupply(Supply.MADE_TO_ORDER, 0)
+    if stock.available >= line.quantity:
+        return LineSupply(Supply.IN_STOCK, line.quantity)
+    return LineSupply(Supply.BACKORDERED, stock.available)
+
+
+def _checked_supply(line: QuoteLine, supply: LineSupply, position: int) -> dict[str, str]:
+    """Errors, keyed by form field, of a promise that cannot stand for this line."""
+    key = f"supply-{position}"
+    if supply.supply is Supply.IN_STOCK:
+        if line.variant is None:
+            return {key: "A free-text item is not in stock: make it to order."}
+        return {}
+    if supply.supply is Supply.BACKORDERED and not 0 < supply.ships_now < line.quantity:
+        return {
+            f"ships_now-{position}": "Packs shipped from stock: from 1 to "
+            f"{line.quantity - 1} (all of them is in stock, none is made to order)."
+        }
+    if supply.rest_ships_on is None:
+        return {f"rest_ships_on-{position}": "Give the date the other packs ship."}
+    if not today() < supply.rest_ships_on <= today() + 2 * MAX_VALIDITY:
+        return {f"rest_ships_on-{position}": "Choose a date after today, up to two years ahead."}
+    return {}
+
+
+def _promise(quote: Quote, supplies: list[LineSupply] | None) -> None:
+    """Store what ships now and later on every line (None: nothing promised, the order
+    takes every catalogue pack from stock). Raises ValidationError keyed by form field for
+    promises that cannot stand."""
+    if supplies is None:
+        return
+    if len(supplies) != len(quote.lines):
+        raise ValidationError({"prices": "The quote's lines changed: reload the page."})
+    errors: dict[str, str] = {}
+    for position, (line, supply) in enumerate(zip(quote.lines, supplies, strict=True)):
+        errors.update(_checked_supply(line, supply, position))
+    if errors:
+        raise ValidationError(errors)
+    for line, supply in zip(quote.lines, supplies, strict=True):
+        line.supply = supply.supply.value
+        line.ships_now = {
+            Supply.IN_STOCK: line.quantity,
+            Supply.BACKORDERED: supply.ships_now,
+            Supply.MADE_TO_ORDER: 0,
+        }[supply.supply]
+        line.rest_ships_on = None if supply.supply is Supply.IN_STOCK else supply.rest_ships_on
+
+
 def item_name(line: QuoteLine) -> str:
     """How the line reads on the quote, the pro-forma and a free-text order line."""
     if line.variant is not None:
@@ -345,11 +443,14 @@ def send_quote(
     valid_until: date,
     note: str,
     actor: str,
+    supplies: list[LineSupply] | None = None,
 ) -> None:
     """Price a new request (or reissue an expired or declined quote) and email the link.
 
-    Raises ValidationError for prices or dates that cannot stand, QuoteStateError when the
-    quote is not new, expired or declined.
+    `supplies` says per line what ships from stock now and when the rest follows (None:
+    leave what the lines say). Raises
+    ValidationError for prices, dates or promises that cannot stand, QuoteStateError when
+    the quote is not new, expired or declined.
     """
     _lock(quote)
     reissue = quote.status in (QuoteStatus.EXPIRED, QuoteStatus.DECLINED)
@@ -378,6 +479,7 @@ def send_quote(
                 "Split the request into several quotes."
             }
         )
+    _promise(quote, supplies)
     for line, amount in zip(quote.lines, unit_amounts, strict=True):
         line.unit_amount = amount
     quote.shipping_amount = shipping_amount
@@ -472,6 +574,47 @@ def decline(quote: Quote, *, reason: str, actor: str, by_staff: bool = False) ->
 # --------------------------------------------------------------------------------------
 
 
+def order_requests(quote: Quote) -> list[orders.LineRequest]:
+    """The order lines of a quote: a catalogue line's packs from stock (reserved), and the
+    packs that follow later as a line of their own with its date (nothing reserved); a
+    free-text item as it reads on the quote."""
+    requests: list[orders.LineRequest] = []
+    for index, line in enumerate(quote.lines, start=1):
+        amount = line.unit_amount or 0
+        if line.variant is None:
+            name = item_name(line)
+            requests.append(
+                orders.LineRequest(
+                    None, line.quantity, amount, sku=custom_sku(quote, index), name=name
+                )
+            )
+            continue
+        now = line.quantity if line.ships_now is None else line.ships_now
+        if now:
+            requests.append(orders.LineRequest(line.variant, now, amount))
+        if line.quantity - now:
+            requests.append(
+                orders.LineRequest(
+                    None,
+                    line.quantity - now,
+                    amount,
+                    sku=f"{line.sku}-LATER"[:64],
+                    name=later_name(line),
+                )
+            )
+    return requests
+
+
+def later_name(line: QuoteLine) -> str:
+    """How the packs that follow later read on the order."""
+    when = (
+        f"ships by {line.rest_ships_on:%d %B %Y}" if line.rest_ships_on else "date to be confirmed"
+    )
+    kind = "made to order" if line.supply == Supply.MADE_TO_ORDER else "backordered"
+    suffix = f" ({kind}, {when})"
+    return item_name(line)[: STRIPE_NAME_LENGTH - len(suffix)] + suffix
+
+
 def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Order:
     """The order for this quote at its stored prices, with catalogue stock reserved.
 
@@ -508,18 +651,7 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
     amounts = totals(quote)
     if amounts is None:
         raise QuoteStateError("This quote has no prices yet.")
-    requests = [
-        orders.LineRequest(line.variant, line.quantity, line.unit_amount or 0)
-        if line.variant is not None
-        else orders.LineRequest(
-            None,
-            line.quantity,
-            line.unit_amount or 0,
-            sku=custom_sku(quote, index),
-            name=item_name(line),
-        )
-        for index, line in enumerate(quote.lines, start=1)
-    ]
+    requests = order_requests(quote)
     order = orders.create_order(
         requests,
         contact=orders.Contact(
