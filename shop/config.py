@@ -94,6 +94,8 @@ class Settings:
     # Checkouts one client address may start (clinics behind one NAT may need more).
     checkout_limit: str = "10 per minute;60 per hour"
     bank_details: str = "Meso Needle Works Ltd · IBAN DE00 0000 0000 0000 0000 00 · BIC EXAMPLEXXX"
+    # Where the shop tells staff about quote requests and accepts that fail for stock.
+    staff_email: str = "staff@meso-needles.example"
     # Host names the shop answers to (None: any, in development); from TRUSTED_HOSTS.
     trusted_hosts: tuple[str, ...] | None = None
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host.
@@ -170,6 +172,7 @@ class Settings:
             max_open_transfers=_int("SHOP_MAX_OPEN_TRANSFERS", 3),
             checkout_limit=os.environ.get("SHOP_CHECKOUT_LIMIT") or cls.checkout_limit,
             bank_details=os.environ.get("SHOP_BANK_DETAILS", cls.bank_details),
+            staff_email=os.environ.get("SHOP_STAFF_EMAIL") or cls.staff_email,
             trusted_hosts=_list("TRUSTED_HOSTS")
             or ((urlsplit(base_url).hostname or "",) if production and base_url else None),
             proxy_hops=_int("SHOP_PROXY_HOPS", 0),

@@ -172,6 +172,16 @@ class DeclineForm(ShopForm):
     )
 
 
+class RevisionRequestForm(ShopForm):
+    """The distributor asks staff to revise a quote that cannot be accepted as it stands."""
+
+    message = TextAreaField(
+        "Anything we should know (optional)",
+        validators=[Optional(), Length(max=2000)],
+        filters=[strip],
+    )
+
+
 class AnswerForm(ShopForm):
     """The staff's prices: one unit price per line (in the quote's order), shipping, a
     validity date and a note."""

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pycountry
+from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from shop.cart.models import Cart
@@ -179,6 +180,29 @@ def link(quote: Quote) -> str:
     return external_url("quotes.show", token=quote.token)
 
 
+def staff_link(quote: Quote) -> str:
+    return external_url("admin.quote_detail", quote_id=quote.id)
+
+
+def _tell_staff(quote: Quote, *, subject: str, template: str, **context: object) -> None:
+    """Queue an email about this quote to the staff's address (SHOP_STAFF_EMAIL)."""
+    queue_mail(
+        to=current_app.config["SHOP_SETTINGS"].staff_email,
+        subject=f"{subject}: {quote.reference} from {quote.company}",
+        template=template,
+        quote=quote,
+        staff_link=staff_link(quote),
+        **context,
+    )
+
+
+def _record(quote: Quote, note: str, *, actor: str) -> None:
+    """A history row for something that happened to the quote without changing its state."""
+    quote.history.append(
+        QuoteEvent(actor=actor[:254], from_status=quote.status, to_status=quote.status, note=note)
+    )
+
+
 # --------------------------------------------------------------------------------------
 # The request
 # --------------------------------------------------------------------------------------
@@ -255,6 +279,7 @@ def request_quote(draft: RequestDraft) -> Quote:
         quote=quote,
         link=link(quote),
     )
+    _tell_staff(quote, subject="New quote request", template="staff_quote_requested")
     db.session.flush()
     return quote
 
@@ -677,6 +702,85 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
         orders.queue_confirmation(order)
     db.session.flush()
     return order
+
+
+@dataclass(frozen=True)
+class ShortLine:
+    """A catalogue line the stock cannot serve now: packs promised from stock, packs that
+    can be had now."""
+
+    position: int
+    sku: str
+    name: str
+    wanted: int
+    available: int
+
+
+REVISION_ASKED = "revision asked"
+STOCK_SHORT = "stock short at accept"
+
+
+def short_lines(quote: Quote, shortages: dict[str, int]) -> list[ShortLine]:
+    """The lines an accept could not reserve, with what each can have now (a SKU on several
+    lines shares its packs in the quote's order)."""
+    left = dict(shortages)
+    found: list[ShortLine] = []
+    for position, line in enumerate(quote.lines, start=1):
+        if line.variant is None or line.sku not in left:
+            continue
+        wanted = line.quantity if line.ships_now is None else line.ships_now
+        if not wanted:
+            continue
+        have = min(wanted, left[line.sku])
+        left[line.sku] -= have
+        found.append(ShortLine(position, line.sku, item_name(line), wanted, have))
+    return [x for x in found if x.available < x.wanted]
+
+
+def stock_short(quote: Quote, shortages: dict[str, int]) -> list[ShortLine]:
+    """An accept found the stock short (and was rolled back): the history says so and staff
+    are emailed the lines and the numbers. The short lines, for the buyer's page."""
+    short = short_lines(quote, shortages)
+    summary = "; ".join(f"{x.sku}: {x.wanted} promised, {x.available} in stock" for x in short)
+    _record(quote, f"{STOCK_SHORT}: {summary}", actor=quote.email)
+    _tell_staff(quote, subject="Stock short at accept", template="staff_stock_short", short=short)
+    db.session.flush()
+    return short
+
+
+def ask_revision(quote: Quote, *, message: str) -> None:
+    """The distributor asks staff to revise a quote it cannot accept as it stands (stock
+    went short): kept in the history, staff emailed. Raises QuoteStateError unless quoted."""
+    _lock(quote)
+    if quote.status != QuoteStatus.QUOTED:
+        raise QuoteStateError(
+            f"This quote is {status_label(quote.status).lower()}: it cannot be revised now."
+        )
+    _record(quote, f"{REVISION_ASKED}: {message}" if message else REVISION_ASKED, actor=quote.email)
+    _tell_staff(
+        quote, subject="Please revise quote", template="staff_revision_asked", message=message
+    )
+    db.session.flush()
+
+
+def revision_asked(quote: Quote) -> QuoteEvent | None:
+    """The distributor's request to revise, while the quote has not been answered since."""
+    for event in reversed(quote.history):
+        if event.note.startswith(REVISION_ASKED):
+            return event
+        if event.from_status != event.to_status or event.note.startswith("revised"):
+            return None
+    return None
+
+
+def waiting_count() -> int:
+    """Quote requests no one answered yet."""
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(Quote).where(Quote.status == QuoteStatus.NEW.value)
+        )
+        or 0
+    )
 
 
 def card_checkout_started(quote: Quote) -> None:

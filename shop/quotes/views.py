@@ -32,6 +32,7 @@ from shop.quotes.forms import (
     DeclineForm,
     QuoteLineForm,
     QuoteRequestForm,
+    RevisionRequestForm,
 )
 from shop.quotes.models import BusinessType, Quote
 
@@ -138,6 +139,8 @@ def _render_quote(
     *,
     accept_form: AcceptForm | None = None,
     decline_form: DeclineForm | None = None,
+    revision_form: RevisionRequestForm | None = None,
+    short: list[services.ShortLine] | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Page:
@@ -154,6 +157,9 @@ def _render_quote(
         country_name=services.country_name,
         accept_form=accept_form,
         decline_form=decline_form or DeclineForm(),
+        revision_form=revision_form or RevisionRequestForm(formdata=None),
+        short=short,
+        revision_asked=services.revision_asked(quote),
         card_configured=stripe_client.configured(),
         error=error,
         today=services.today(),
@@ -212,11 +218,13 @@ def accept(token: str) -> Page | BaseResponse:
         return _render_quote(quote, error=str(exc), status=409)
     except InsufficientStock as exc:
         db.session.rollback()
+        short = services.stock_short(quote, exc.shortages)
+        db.session.commit()  # the history and the staff's email
         error = (
-            f"We cannot reserve the stock for this quote right now ({exc}). Nothing was "
-            "reserved or charged: please reply to our email and we will find a date."
+            "Some packs this quote promised from stock are no longer there, so nothing was "
+            "reserved or charged. The lines below say how many can ship now."
         )
-        return _render_quote(quote, accept_form=form, error=error, status=409)
+        return _render_quote(quote, accept_form=form, short=short, error=error, status=409)
     db.session.commit()  # the reservation stands before Stripe is called
     if method is PaymentMethod.BANK_TRANSFER:
         return redirect(url_for("quotes.show", token=quote.token), code=303)
@@ -249,6 +257,21 @@ def decline(token: str) -> Page | BaseResponse:
         services.decline(quote, reason=form.reason.data, actor=quote.email)
     except services.QuoteStateError as exc:
         db.session.commit()  # an expiry found on the way stands
+        return _render_quote(quote, error=str(exc), status=409)
+    db.session.commit()
+    return redirect(url_for("quotes.show", token=quote.token), code=303)
+
+
+@bp.post("/quotes/<token>/revision")
+def ask_revision(token: str) -> Page | BaseResponse:
+    quote = _quote_or_404(token)
+    form = RevisionRequestForm()
+    if not form.validate_on_submit():
+        return _render_quote(quote, revision_form=form, status=422)
+    try:
+        services.ask_revision(quote, message=form.message.data or "")
+    except services.QuoteStateError as exc:
+        db.session.rollback()
         return _render_quote(quote, error=str(exc), status=409)
     db.session.commit()
     return redirect(url_for("quotes.show", token=quote.token), code=303)

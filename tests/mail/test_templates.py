@@ -109,6 +109,20 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "order_shipped": {"order": _order("shipped")},
     "payment_unfulfillable": {"order": _order("paid")},
     "quote_received": {"quote": _quote()},
+    "staff_quote_requested": {
+        "quote": SimpleNamespace(**{**vars(_quote()), "email": "jana@dermadist.example"}),
+        "staff_link": LINK,
+    },
+    "staff_stock_short": {
+        "quote": _quote(),
+        "staff_link": LINK,
+        "short": [SimpleNamespace(position=1, sku="MI5-32G-1.5MM-20", wanted=1, available=0)],
+    },
+    "staff_revision_asked": {
+        "quote": SimpleNamespace(**{**vars(_quote()), "email": "jana@dermadist.example"}),
+        "staff_link": LINK,
+        "message": "",
+    },
     "quote_sent": {
         "quote": _quote(),
         "totals": SimpleNamespace(total=406000, shipping=1500),
@@ -116,6 +130,14 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
 }
 EXPECTED = {
+    "staff_stock_short": [
+        "Dermadist GmbH tried to accept quote Q-2026-000007, but the stock promised is not "
+        "there any more. Nothing was reserved or charged; the quote is still open.",
+        "",
+        "- Line 1, MI5-32G-1.5MM-20: 1 pack promised from stock, 0 packs in stock now",
+        "",
+        f"The buyer was offered to ask for a revised quote. Revise it or get the stock: {LINK}",
+    ],
     "recall_notice": [
         "Hello Dr Ana Ruiz,",
         "",

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from shop.cart.services import variant_by_sku
 from shop.extensions import db
 from shop.inventory import services as inventory
+from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
 from tests.conftest import csrf_token
 from tests.quotes.flow import SKU, accept_data, lots, quote_link, request_quote, the_quote
@@ -159,3 +160,86 @@ def test_promises_that_cannot_stand_are_refused_next_to_their_line(
     with stocked.app_context():
         quote = the_quote()
         assert quote.status == "new" and quote.lines[0].supply is None
+
+
+STAFF = "staff@meso-needles.example"
+
+
+def _staff_mail(app: Flask) -> list[OutboxEmail]:
+    with app.app_context():
+        found = db.session.scalars(
+            select(OutboxEmail).where(OutboxEmail.to == STAFF).order_by(OutboxEmail.id)
+        ).all()
+        db.session.expunge_all()
+        return list(found)
+
+
+def test_a_new_request_is_emailed_to_staff_and_waits_on_the_dashboard(
+    stocked: Flask, client: FlaskClient, staff_client: FlaskClient
+) -> None:
+    quote_id = request_quote(stocked, client)
+    [mail] = _staff_mail(stocked)
+    with stocked.app_context():
+        reference = the_quote().reference
+    assert mail.subject == f"New quote request: {reference} from Dermadist GmbH"
+    assert f"/admin/quotes/{quote_id}" in mail.body_text and "120 packs of" in mail.body_text
+    html = staff_client.get("/admin/").get_data(as_text=True)
+    assert '<a href="/admin/quotes?status=new"><strong>1</strong> quote waiting</a>' in html
+
+
+def test_stock_gone_between_answer_and_accept_tells_staff_and_offers_a_revision(
+    stocked: Flask, client: FlaskClient, staff_client: FlaskClient
+) -> None:
+    quote_id = request_quote(stocked, client)
+    supply = {"supply-0": "in_stock", "supply-1": "made_to_order"}
+    supply["rest_ships_on-1"] = LATER.isoformat()
+    assert answer(staff_client, quote_id, supply).status_code == 303
+    link = quote_link(stocked)
+    with stocked.app_context():  # a card checkout takes most of the stock meanwhile
+        inventory.lock_stock()
+        variant = variant_by_sku(SKU)
+        assert variant is not None
+        inventory.reserve([(variant, 250)])
+        db.session.commit()
+    response = client.post(f"{link}/accept", data=accept_data(client, link))
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "Not enough stock to ship now" in page
+    assert "<td>120 packs</td><td>50 packs</td>" in page
+    assert "Ask us to revise the quote" in page
+    assert lots(stocked) == {"EARLY": (100, 100), "LATE": (200, 150)}  # nothing more reserved
+    [_, short] = _staff_mail(stocked)
+    assert short.subject.startswith("Stock short at accept: Q-")
+    assert f"Line 1, {SKU}: 120 packs promised from stock, 50 packs in stock now" in (
+        short.body_text
+    )
+    response = client.post(
+        f"{link}/revision",
+        data={"message": "50 now is fine", "csrf_token": csrf_token(client, link)},
+    )
+    assert response.status_code == 303
+    page = client.get(link).get_data(as_text=True)
+    assert "You asked us to revise this quote on" in page
+    [_, _, asked] = _staff_mail(stocked)
+    assert asked.subject.startswith("Please revise quote: Q-")
+    assert "Their message: 50 now is fine" in asked.body_text
+    with stocked.app_context():
+        quote = the_quote()
+        assert quote.status == "quoted" and quote.order_id is None
+        notes = [e.note for e in quote.history]
+        assert notes[-2] == f"stock short at accept: {SKU}: 120 promised, 50 in stock"
+        assert notes[-1] == "revision asked: 50 now is fine"
+    admin = staff_client.get(f"/admin/quotes/{quote_id}").get_data(as_text=True)
+    assert "revision asked: 50 now is fine" in admin
+
+
+def test_asking_for_a_revision_needs_csrf_and_a_quoted_quote(
+    stocked: Flask, client: FlaskClient
+) -> None:
+    request_quote(stocked, client)
+    with stocked.app_context():
+        link = f"/quotes/{the_quote().token}"
+    assert client.post(f"{link}/revision", data={"message": "x"}).status_code == 400
+    response = client.post(f"{link}/revision", data={"csrf_token": csrf_token(client, "/quote")})
+    assert response.status_code == 409
+    assert "cannot be revised now" in response.get_data(as_text=True)
