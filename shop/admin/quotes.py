@@ -59,6 +59,7 @@ def _answer_form(quote: Quote) -> AnswerForm:
         formdata=None,
         data={
             "prices": prices,
+            "quantities": [str(line.quantity) for line in quote.lines],
             "supply": [s.supply.value for s in supplies],
             "ships_now": [str(s.ships_now) for s in supplies],
             "rest_ships_on": [
@@ -93,6 +94,7 @@ def _render(
         stock=services.line_stock(quote),
         supply_labels=services.SUPPLY_LABELS,
         can_answer=quote.status in ANSWERABLE,
+        can_revise=services.can_revise(quote),
         decline=decline or StaffDeclineForm(),
         can_decline=quote.status in DECLINABLE,
         link=services.link(quote),
@@ -107,6 +109,25 @@ def quote_detail(quote_id: int) -> Page:
     if services.expire_if_due(quote):
         db.session.commit()
     return _render(quote)
+
+
+def _place_errors(form: AnswerForm, exc: ValidationError) -> str | None:
+    """Put a service's errors next to their fields; what has no field, for the page top."""
+    loose: list[str] = []
+    for key, message in exc.errors.items():
+        if key == "valid_until":
+            form.valid_until.errors = [message]
+        elif key == "shipping":
+            form.shipping.errors = [message]
+        elif key.startswith(("supply-", "ships_now-", "rest_ships_on-")):
+            entry = form.entry_for(key)
+            if entry is None:
+                loose.append(message)
+            else:
+                entry.errors = [message]
+        else:
+            loose.append(message)
+    return " ".join(loose) or None
 
 
 @bp.post("/quotes/<int:quote_id>/send")
@@ -137,25 +158,54 @@ def quote_send(quote_id: int) -> Page | Response:
         )
     except ValidationError as exc:
         db.session.rollback()
-        line_errors: list[str] = []
-        for key, message in exc.errors.items():
-            if key == "valid_until":
-                form.valid_until.errors = [message]
-            elif key == "shipping":
-                form.shipping.errors = [message]
-            elif key.startswith(("supply-", "ships_now-", "rest_ships_on-")):
-                entry = form.entry_for(key)
-                if entry is None:
-                    line_errors.append(message)
-                else:
-                    entry.errors = [message]
-        error = " ".join(filter(None, [exc.errors.get("prices"), *line_errors])) or None
-        return _render(quote, answer=form, error=error, status=422)
+        return _render(quote, answer=form, error=_place_errors(form, exc), status=422)
     except services.QuoteStateError as exc:
         db.session.rollback()
         return _render(quote, error=str(exc), status=409)
     db.session.commit()
     flash(f"Quote {quote.reference} sent to {quote.email}.", "success")
+    return redirect(url_for("admin.quote_detail", quote_id=quote.id), code=303)
+
+
+@bp.post("/quotes/<int:quote_id>/revise")
+def quote_revise(quote_id: int) -> Page | Response:
+    quote = _quote_or_404(quote_id)
+    form = AnswerForm()
+    if len(form.prices.entries) != len(quote.lines):
+        return _render(quote, error="The quote's lines changed: reload the page.", status=409)
+    valid = form.validate_on_submit()
+    amounts = form.amounts(quote.currency)  # every error at once
+    packs = form.packs(len(quote.lines))
+    if not valid or amounts is None or packs is None:
+        return _render(quote, answer=form, status=422)
+    supplies = form.supplies(packs)
+    if supplies is None and form.supply.entries:
+        return _render(quote, answer=form, status=422)
+    unit_amounts, shipping = amounts
+    lines = [
+        services.Revision(n, amount, supplies[i] if supplies else None)
+        for i, (n, amount) in enumerate(zip(packs, unit_amounts, strict=True))
+    ]
+    try:
+        services.revise_quote(
+            quote,
+            lines=lines,
+            shipping_amount=shipping,
+            valid_until=form.valid_until.data,
+            note=form.staff_note.data or "",
+            actor=actor(),
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        return _render(quote, answer=form, error=_place_errors(form, exc), status=422)
+    except services.QuoteStateError as exc:
+        db.session.rollback()
+        return _render(quote, error=str(exc), status=409)
+    db.session.commit()
+    flash(
+        f"Quote {quote.reference} revised (version {quote.version}), sent to {quote.email}.",
+        "success",
+    )
     return redirect(url_for("admin.quote_detail", quote_id=quote.id), code=303)
 
 

@@ -10,6 +10,7 @@ from wtforms import (
     BooleanField,
     FieldList,
     FormField,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,
@@ -153,6 +154,8 @@ class AcceptForm(ShopForm):
         default="bank_transfer",
         validators=[InputRequired("Choose how you will pay.")],
     )
+    # The version of the quote the buyer read: an accept of an older one is refused.
+    version = HiddenField()
     shipping_address = TextAreaField(
         "Shipping address",
         validators=[
@@ -190,6 +193,7 @@ class AnswerForm(ShopForm):
     # Per line: in stock, partly backordered or made to order; packs from stock; the date
     # the rest ship. A form without them (an older page) leaves the stock's suggestion.
     supply = FieldList(StringField("Supply", filters=[strip]))
+    quantities = FieldList(StringField("Packs", filters=[strip]))  # a revision only
     ships_now = FieldList(StringField("Packs from stock", filters=[strip]))
     rest_ships_on = FieldList(StringField("The rest ship by", filters=[strip]))
     shipping = StringField(
@@ -221,6 +225,19 @@ class AnswerForm(ShopForm):
             self.shipping.errors = [f"{str(exc).rstrip('.')}, or 0 for free shipping."]
             return None
         return (unit_amounts, shipping) if ok else None
+
+    def packs(self, count: int) -> list[int] | None:
+        """The packs per line of a revision (`quantities-<i>`), or None with the errors set."""
+        found: list[int] = []
+        for i in range(count):
+            entry = self._entry(self.quantities, i)
+            packs = whole_number(entry.data if entry is not None else "", low=1, high=MAX_PACKS)
+            if packs is None:
+                if entry is not None:
+                    entry.errors = [f"Enter a whole number of packs, from 1 to {MAX_PACKS:,}."]
+                return None
+            found.append(packs)
+        return found
 
     def supplies(self, quantities: Sequence[int]) -> list[LineSupply] | None:
         """What ships now and later per line, or None when the form did not say. Entries

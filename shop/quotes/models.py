@@ -80,6 +80,9 @@ class Quote(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     quoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Staff may revise a sent quote: each revision is a new version behind the same link.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    revised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     lines: Mapped[list[QuoteLine]] = relationship(
         back_populates="quote", order_by="QuoteLine.id", cascade="all, delete-orphan"

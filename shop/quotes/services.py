@@ -460,30 +460,17 @@ def proforma(quote: Quote) -> Document | None:
 # --------------------------------------------------------------------------------------
 
 
-def send_quote(
+def _price(
     quote: Quote,
     *,
     unit_amounts: list[int],
     shipping_amount: int,
     valid_until: date,
     note: str,
-    actor: str,
-    supplies: list[LineSupply] | None = None,
+    supplies: list[LineSupply] | None,
 ) -> None:
-    """Price a new request (or reissue an expired or declined quote) and email the link.
-
-    `supplies` says per line what ships from stock now and when the rest follows (None:
-    leave what the lines say). Raises
-    ValidationError for prices, dates or promises that cannot stand, QuoteStateError when
-    the quote is not new, expired or declined.
-    """
-    _lock(quote)
-    reissue = quote.status in (QuoteStatus.EXPIRED, QuoteStatus.DECLINED)
-    if quote.status not in (QuoteStatus.NEW, QuoteStatus.EXPIRED, QuoteStatus.DECLINED):
-        raise QuoteStateError(
-            f"Quote {quote.reference} is {status_label(quote.status).lower()}: "
-            "only new, expired or declined quotes can be sent."
-        )
+    """Set the prices, shipping, validity, note and promises of the quote's lines, or raise
+    ValidationError (keyed by form field) changing nothing the caller keeps."""
     if len(unit_amounts) != len(quote.lines):
         raise ValidationError({"prices": "The quote's lines changed: reload the page."})
     if any(amount <= 0 for amount in unit_amounts):
@@ -512,6 +499,40 @@ def send_quote(
     quote.staff_note = note
     quote.decline_reason = ""
     quote.quoted_at = datetime.now(UTC)
+
+
+def send_quote(
+    quote: Quote,
+    *,
+    unit_amounts: list[int],
+    shipping_amount: int,
+    valid_until: date,
+    note: str,
+    actor: str,
+    supplies: list[LineSupply] | None = None,
+) -> None:
+    """Price a new request (or reissue an expired or declined quote) and email the link.
+
+    `supplies` says per line what ships from stock now and when the rest follows (None:
+    leave what the lines say). Raises
+    ValidationError for prices, dates or promises that cannot stand, QuoteStateError when
+    the quote is not new, expired or declined.
+    """
+    _lock(quote)
+    reissue = quote.status in (QuoteStatus.EXPIRED, QuoteStatus.DECLINED)
+    if quote.status not in (QuoteStatus.NEW, QuoteStatus.EXPIRED, QuoteStatus.DECLINED):
+        raise QuoteStateError(
+            f"Quote {quote.reference} is {status_label(quote.status).lower()}: "
+            "only new, expired or declined quotes can be sent."
+        )
+    _price(
+        quote,
+        unit_amounts=unit_amounts,
+        shipping_amount=shipping_amount,
+        valid_until=valid_until,
+        note=note,
+        supplies=supplies,
+    )
     _move(
         quote,
         QuoteStatus.QUOTED,
@@ -526,6 +547,109 @@ def send_quote(
         link=link(quote),
         totals=totals(quote),
         reissue=reissue,
+    )
+    db.session.flush()
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A line of a revised quote: its packs and price, and what ships now and later."""
+
+    quantity: int
+    unit_amount: int
+    supply: LineSupply | None = None
+
+
+class QuoteRevised(QuoteStateError):
+    """The buyer pressed accept on an older version of the quote than the one stored."""
+
+
+def _version_said(quote: Quote) -> str:
+    """What the current version says, for the history: per line packs, price and amount,
+    then shipping and total."""
+
+    def money(cents: int) -> str:
+        return format_money(cents, quote.currency)
+
+    parts = [
+        f"{x.sku or x.description[:60]}: {x.quantity} x {money(x.unit_amount or 0)} = "
+        f"{money((x.unit_amount or 0) * x.quantity)}"
+        for x in quote.lines
+    ]
+    amounts = totals(quote)
+    if amounts is not None:
+        parts += [f"shipping {money(amounts.shipping)}", f"total {money(amounts.total)}"]
+    return f"version {quote.version} said: " + "; ".join(parts)
+
+
+def can_revise(quote: Quote) -> bool:
+    """A sent quote no one accepted yet (no payment of it open) can be revised."""
+    return quote.status == QuoteStatus.QUOTED and not (
+        quote.order is not None and quote.order.status in OPEN_STATUSES
+    )
+
+
+def revise_quote(
+    quote: Quote,
+    *,
+    lines: list[Revision],
+    shipping_amount: int,
+    valid_until: date,
+    note: str,
+    actor: str,
+) -> None:
+    """A new version of a sent quote behind the same link: its lines replaced (same items,
+    new packs, prices and promises), validity renewed; the history keeps what the previous
+    version said, and the distributor gets the "quote revised" email. An accept sent from
+    the previous version is refused from now on. Raises ValidationError, QuoteStateError.
+    """
+    _lock(quote)
+    if not can_revise(quote):
+        raise QuoteStateError(
+            f"Quote {quote.reference} is {status_label(quote.status).lower()}"
+            f"{' with a payment open' if quote.status == QuoteStatus.QUOTED else ''}: "
+            "only a sent quote not yet accepted can be revised."
+        )
+    if len(lines) != len(quote.lines):
+        raise ValidationError({"prices": "The quote's lines changed: reload the page."})
+    if any(x.quantity <= 0 for x in lines):
+        raise ValidationError({"prices": "Every line needs at least one pack."})
+    before = _version_said(quote)
+    quote.lines = [
+        QuoteLine(
+            variant_id=old.variant_id,
+            variant=old.variant,
+            sku=old.sku,
+            description=old.description,
+            quantity=new.quantity,
+            private_label=old.private_label,
+            note=old.note,
+        )
+        for old, new in zip(quote.lines, lines, strict=True)
+    ]
+    promised = [x.supply for x in lines if x.supply is not None]
+    _price(
+        quote,
+        unit_amounts=[x.unit_amount for x in lines],
+        shipping_amount=shipping_amount,
+        valid_until=valid_until,
+        note=note,
+        supplies=promised if len(promised) == len(lines) else None,
+    )
+    quote.version += 1
+    quote.revised_at = datetime.now(UTC)
+    _record(
+        quote,
+        f"revised to version {quote.version}, valid until {valid_until:%Y-%m-%d}; {before}",
+        actor=actor,
+    )
+    queue_mail(
+        to=quote.email,
+        subject=f"Your quote {quote.reference} was revised (version {quote.version})",
+        template="quote_revised",
+        quote=quote,
+        link=link(quote),
+        totals=totals(quote),
     )
     db.session.flush()
 
@@ -640,14 +764,17 @@ def later_name(line: QuoteLine) -> str:
     return item_name(line)[: STRIPE_NAME_LENGTH - len(suffix)] + suffix
 
 
-def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Order:
+def accept(
+    quote: Quote, *, method: PaymentMethod, shipping_address: str, version: int | None = None
+) -> Order:
     """The order for this quote at its stored prices, with catalogue stock reserved.
 
     Accepting again while the order is open (or paid) gives that same order. Bank
     transfer accepts the quote at once; card leaves it quoted until the Checkout Session
     exists (`card_checkout_started`), so a failure at Stripe leaves it as it was.
-    Raises QuoteExpired (flushed: commit it), QuoteStateError, PaymentInProgress or
-    InsufficientStock (roll back).
+    `version` is the version the buyer saw: an older one raises QuoteRevised (checked under
+    the quote's row lock). Raises QuoteExpired (flushed: commit it), QuoteStateError,
+    PaymentInProgress or InsufficientStock (roll back).
     """
     orders.lock()
     _lock(quote)
@@ -658,6 +785,13 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
     if quote.status not in (QuoteStatus.QUOTED, QuoteStatus.ACCEPTED):
         raise QuoteStateError(
             f"This quote is {status_label(quote.status).lower()}: it cannot be accepted."
+        )
+    if version is not None and version != quote.version:
+        revised = f" on {quote.revised_at:%d %B %Y}" if quote.revised_at else ""
+        raise QuoteRevised(
+            f"We revised this quote{revised} (version {quote.version}) after you opened it, "
+            "so nothing was accepted. Review the new version below and accept it if it suits "
+            "you."
         )
     existing: Order | None = quote.order
     if existing is not None and existing.status in (OrderStatus.PAID, OrderStatus.SHIPPED):

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from shop.cart.session import current_cart
 from shop.errors import ValidationError
 from shop.extensions import db, limiter
+from shop.input_guard import whole_number
 from shop.inventory.services import InsufficientStock
 from shop.orders.documents import render_pdf
 from shop.orders.models import PaymentMethod
@@ -148,6 +149,7 @@ def _render_quote(
         accept_form = AcceptForm()
         if not stripe_client.configured():
             accept_form.payment_method.data = PaymentMethod.BANK_TRANSFER.value
+    accept_form.version.data = str(quote.version)  # the version this page shows
     html = render_template(
         "quotes/quote.html",
         quote=quote,
@@ -206,11 +208,16 @@ def accept(token: str) -> Page | BaseResponse:
         ]
         return _render_quote(quote, accept_form=form, status=422)
     try:
-        order = services.accept(quote, method=method, shipping_address=form.shipping_address.data)
+        order = services.accept(
+            quote,
+            method=method,
+            shipping_address=form.shipping_address.data,
+            version=whole_number(form.version.data, low=1) or 0,
+        )
     except services.QuoteExpired as exc:
         db.session.commit()  # the quote is marked expired
         return _render_quote(quote, accept_form=form, error=str(exc), status=409)
-    except services.PaymentInProgress as exc:
+    except (services.PaymentInProgress, services.QuoteRevised) as exc:
         db.session.rollback()
         return _render_quote(quote, accept_form=form, error=str(exc), status=409)
     except services.QuoteStateError as exc:
