@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.cart.models import Cart
 from shop.cart.services import priced, variant_by_sku
+from shop.config import grouped_iban
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.input_guard import whole_number
@@ -411,6 +412,16 @@ def custom_sku(quote: Quote, index: int) -> str:
     return f"CUSTOM-{quote.reference}-{index}"
 
 
+def payment_reference(quote: Quote) -> str:
+    """What a transfer for this quote quotes so staff can match it: the order's number once
+    the quote was accepted into an order that is still alive, the quote's reference
+    (Q-...) before."""
+    order: Order | None = quote.order
+    if order is not None and order.number and _order_alive(order):
+        return order.number
+    return quote.reference or ""
+
+
 def proforma(quote: Quote) -> Document | None:
     """The pro-forma invoice of a priced quote (None until it has prices)."""
     amounts = totals(quote)
@@ -434,9 +445,13 @@ def proforma(quote: Quote) -> Document | None:
     )
     valid = f"Valid until {quote.valid_until:%d %B %Y}." if quote.valid_until else ""
     issued = quote.quoted_at.date() if quote.quoted_at else today()
+    bank = current_app.config["SHOP_SETTINGS"]
     notes = [
         "This pro-forma invoice is not a tax invoice: the invoice follows payment. "
         "Accept the quote online to pay by card or bank transfer.",
+        f"Bank transfer to: account holder {bank.bank_account_holder}, "
+        f"IBAN {grouped_iban(bank.bank_iban)}, BIC {bank.bank_bic}, {bank.bank_name}.",
+        f"Payment reference: {payment_reference(quote)} (please quote it on your transfer).",
     ]
     if quote.staff_note:
         notes.append(quote.staff_note)
