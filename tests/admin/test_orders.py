@@ -699,6 +699,9 @@ def test_a_short_transfer_shows_money_and_the_shortfall_can_be_accepted_with_a_r
     ) in _history(stocked)
     with stocked.app_context():
         assert audit.breaches() == []
+        mail = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc())).first()
+        assert mail is not None and "confirmed: Paid" in mail.subject
+        assert "we have received your payment of $133.50." in mail.body_text
     again = staff_client.post(
         f"/admin/orders/{order.number}/accept-shortfall",
         data={"shortfall_reason": "again", "csrf_token": csrf_token(staff_client, "/admin/")},
