@@ -897,6 +897,13 @@ def stock_short(quote: Quote, shortages: dict[str, int]) -> list[ShortLine]:
     return short
 
 
+def accept_failed(quote: Quote, *, reason: str) -> None:
+    """The distributor tried to accept and could not (the quote had expired): staff are
+    emailed, so they can reissue it."""
+    _tell_staff(quote, subject="Accept failed", template="staff_accept_failed", reason=reason)
+    db.session.flush()
+
+
 def ask_revision(quote: Quote, *, message: str) -> None:
     """The distributor asks staff to revise a quote it cannot accept as it stands (stock
     went short): kept in the history, staff emailed. Raises QuoteStateError unless quoted."""

@@ -215,7 +215,8 @@ def accept(token: str) -> Page | BaseResponse:
             version=whole_number(form.version.data, low=1) or 0,
         )
     except services.QuoteExpired as exc:
-        db.session.commit()  # the quote is marked expired
+        services.accept_failed(quote, reason=str(exc))
+        db.session.commit()  # the quote is marked expired, staff are told
         return _render_quote(quote, accept_form=form, error=str(exc), status=409)
     except (services.PaymentInProgress, services.QuoteRevised) as exc:
         db.session.rollback()

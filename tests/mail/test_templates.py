@@ -117,6 +117,11 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "quote": SimpleNamespace(**{**vars(_quote()), "email": "jana@dermadist.example"}),
         "staff_link": LINK,
     },
+    "staff_accept_failed": {
+        "quote": SimpleNamespace(**{**vars(_quote()), "email": "jana@dermadist.example"}),
+        "staff_link": LINK,
+        "reason": "This quote expired on 31 January 2027 and can no longer be accepted.",
+    },
     "staff_stock_short": {
         "quote": _quote(),
         "staff_link": LINK,

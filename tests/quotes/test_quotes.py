@@ -241,6 +241,11 @@ def test_an_expired_quote_cannot_be_accepted_until_staff_reissue_it(
     assert "Expired" in page and "can no longer be accepted" in page
     assert "Accept the quote" not in page
     assert _history(stocked)[-1] == ("shop", "quoted", "expired")
+    with stocked.app_context():  # staff are told, to reissue it
+        alert = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc())).first()
+        assert alert is not None and alert.to == "staff@meso-needles.example"
+        assert alert.subject.startswith("Accept failed: Q-")
+        assert "tried to accept quote" in alert.body_text and "expired on" in alert.body_text
 
     staff_page = staff_client.get(f"/admin/quotes/{quote_id}").get_data(as_text=True)
     assert "Reissue the quote" in staff_page
