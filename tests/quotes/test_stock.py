@@ -7,14 +7,16 @@ from datetime import date, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from shop.cart.services import variant_by_sku
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
+from shop.quotes import services as quotes
 from tests.conftest import csrf_token
+from tests.factories import make_lot, make_product, make_variant
 from tests.quotes.flow import SKU, accept_data, lots, quote_link, request_quote, the_quote
 
 LATER = date.today() + timedelta(days=60)
@@ -243,3 +245,32 @@ def test_asking_for_a_revision_needs_csrf_and_a_quoted_quote(
     response = client.post(f"{link}/revision", data={"csrf_token": csrf_token(client, "/quote")})
     assert response.status_code == 409
     assert "cannot be revised now" in response.get_data(as_text=True)
+
+
+def test_the_stock_of_every_line_is_counted_in_two_queries_whatever_the_lines(
+    stocked: Flask, client: FlaskClient
+) -> None:
+    with stocked.app_context():
+        for n in (2, 3, 4):
+            variant = make_variant(product=make_product(slug=f"meso-{n}"), sku=f"MN-EXTRA-{n}")
+            make_lot(variant, quantity=10 * n, expires_in_days=900, lot_number=f"X{n}")
+        db.session.commit()
+    extra = {f"lines-{i}-sku": f"MN-EXTRA-{i}" for i in (2, 3, 4)}
+    extra.update({f"lines-{i}-quantity": "5" for i in (2, 3, 4)})
+    request_quote(stocked, client, extra)
+    with stocked.app_context():
+        quote = the_quote()
+        _ = [line.variant for line in quote.lines]  # the page has the lines already
+        statements: list[str] = []
+
+        def record(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            stock = quotes.line_stock(quote)
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert len(statements) == 2
+        assert sorted(s.available for s in stock.values()) == [20, 30, 40, 300]
