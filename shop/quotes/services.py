@@ -353,9 +353,9 @@ def suggested_supply(line: QuoteLine, stock: LineStock | None) -> LineSupply:
 def _checked_supply(line: QuoteLine, supply: LineSupply, position: int) -> dict[str, str]:
     """Errors, keyed by form field, of a promise that cannot stand for this line."""
     key = f"supply-{position}"
+    if line.variant is None and supply.supply is not Supply.MADE_TO_ORDER:
+        return {key: "A free-text item is not in stock: make it to order."}
     if supply.supply is Supply.IN_STOCK:
-        if line.variant is None:
-            return {key: "A free-text item is not in stock: make it to order."}
         return {}
     if supply.supply is Supply.BACKORDERED and not 0 < supply.ships_now < line.quantity:
         return {

@@ -156,6 +156,18 @@ def test_promises_that_cannot_stand_are_refused_next_to_their_line(
     )
     assert response.status_code == 422
     assert "A free-text item is not in stock" in response.get_data(as_text=True)
+    response = answer(
+        staff_client,
+        quote_id,
+        {
+            "supply-0": "in_stock",
+            "supply-1": "backordered",
+            "ships_now-1": "100",
+            "rest_ships_on-1": LATER.isoformat(),
+        },
+    )
+    assert response.status_code == 422
+    assert "A free-text item is not in stock" in response.get_data(as_text=True)
     response = answer(staff_client, quote_id, {"supply-0": "in_stock", "supply-1": "made_to_order"})
     assert response.status_code == 422
     assert "Give the date the other packs ship." in response.get_data(as_text=True)
