@@ -95,6 +95,7 @@ def _render(
         supply_labels=services.SUPPLY_LABELS,
         can_answer=quote.status in ANSWERABLE,
         can_revise=services.can_revise(quote),
+        revision_asked=services.revision_asked(quote),
         decline=decline or StaffDeclineForm(),
         can_decline=quote.status in DECLINABLE,
         link=services.link(quote),

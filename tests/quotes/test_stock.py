@@ -245,6 +245,7 @@ def test_stock_gone_between_answer_and_accept_tells_staff_and_offers_a_revision(
         assert notes[-1] == "revision asked: 50 now is fine"
     admin = staff_client.get(f"/admin/quotes/{quote_id}").get_data(as_text=True)
     assert "revision asked: 50 now is fine" in admin
+    assert "The distributor asked for a revision" in admin
 
 
 def test_asking_for_a_revision_needs_csrf_and_a_quoted_quote(
