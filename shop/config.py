@@ -55,6 +55,26 @@ LOG_FORMATS = ("json", "text")
 WAIVABLE = ("postgres", "redis", "mail")
 
 
+# The seller's bank account for transfers: demo values, valid in form, obviously not real.
+DEMO_BANK = {
+    "holder": "Meso Needle Works Ltd (demo account)",
+    "iban": "DE89370400440532013000",
+    "bic": "COBADEFFXXX",
+    "name": "Demo Bank (example only)",
+}
+
+
+def grouped_iban(iban: str) -> str:
+    """An IBAN as printed for people: groups of four characters."""
+    compact = "".join(iban.split()).upper()
+    return " ".join(compact[i : i + 4] for i in range(0, len(compact), 4))
+
+
+def bank_details_line(holder: str, iban: str, bic: str, name: str) -> str:
+    """The bank details on one line, as pages, mail and invoices print them."""
+    return f"Account holder {holder} · IBAN {grouped_iban(iban)} · BIC {bic} · {name}"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the shop reads from its environment.
@@ -93,7 +113,14 @@ class Settings:
     max_open_transfers: int = 3
     # Checkouts one client address may start (clinics behind one NAT may need more).
     checkout_limit: str = "10 per minute;60 per hour"
-    bank_details: str = "Meso Needle Works Ltd · IBAN DE00 0000 0000 0000 0000 00 · BIC EXAMPLEXXX"
+    bank_account_holder: str = DEMO_BANK["holder"]
+    bank_iban: str = DEMO_BANK["iban"]
+    bank_bic: str = DEMO_BANK["bic"]
+    bank_name: str = DEMO_BANK["name"]
+    # SHOP_BANK_DETAILS overrides the line made from the four settings above.
+    bank_details: str = bank_details_line(*DEMO_BANK.values())
+    # Where the shop tells staff about quote requests and accepts that fail for stock.
+    staff_email: str = "staff@meso-needles.example"
     # Host names the shop answers to (None: any, in development); from TRUSTED_HOSTS.
     trusted_hosts: tuple[str, ...] | None = None
     # Reverse proxies in front that set X-Forwarded-For/-Proto/-Host.
@@ -151,6 +178,12 @@ class Settings:
         log_format = os.environ.get("SHOP_LOG_FORMAT") or ("json" if production else "text")
         if log_format not in LOG_FORMATS:
             raise ConfigError(f"SHOP_LOG_FORMAT must be json or text, got {log_format!r}")
+        bank = {
+            key: os.environ.get(f"SHOP_BANK_{name}") or default
+            for (key, default), name in zip(
+                DEMO_BANK.items(), ("ACCOUNT_HOLDER", "IBAN", "BIC", "NAME"), strict=True
+            )
+        }
         settings = cls(
             database_url=database_url or "",
             secret_key=secret_key or "",
@@ -171,7 +204,12 @@ class Settings:
             guest_transfer_hours=_int("SHOP_GUEST_TRANSFER_HOURS", 48),
             max_open_transfers=_int("SHOP_MAX_OPEN_TRANSFERS", 3),
             checkout_limit=os.environ.get("SHOP_CHECKOUT_LIMIT") or cls.checkout_limit,
-            bank_details=os.environ.get("SHOP_BANK_DETAILS", cls.bank_details),
+            bank_account_holder=bank["holder"],
+            bank_iban=bank["iban"],
+            bank_bic=bank["bic"],
+            bank_name=bank["name"],
+            bank_details=os.environ.get("SHOP_BANK_DETAILS") or bank_details_line(*bank.values()),
+            staff_email=os.environ.get("SHOP_STAFF_EMAIL") or cls.staff_email,
             trusted_hosts=_list("TRUSTED_HOSTS")
             or ((urlsplit(base_url).hostname or "",) if production and base_url else None),
             proxy_hops=_int("SHOP_PROXY_HOPS", 0),

@@ -125,6 +125,14 @@ class MarkPaidForm(ShopForm):
     )
 
 
+class ShortfallForm(ShopForm):
+    shortfall_reason = TextAreaField(
+        "Why accept the shortfall",
+        filters=[strip],
+        validators=[DataRequired("Say why the shortfall is accepted."), Length(max=300)],
+    )
+
+
 class AttentionForm(ShopForm):
     attention_note = TextAreaField(
         "What was done about it",
@@ -263,6 +271,7 @@ def _page(order: Order, status: int = 200, **forms: FlaskForm) -> tuple[str, int
         "ship": ShipForm(formdata=None),
         "mark_paid": MarkPaidForm(formdata=None, amount_received=order.total),
         "attention": AttentionForm(formdata=None),
+        "shortfall": ShortfallForm(formdata=None),
         "cancel": CancelForm(formdata=None),
         **forms,
     }
@@ -361,11 +370,41 @@ def order_mark_paid(number: str) -> Response | tuple[str, int]:
         )
     elif made is orders.PaymentOutcome.ALREADY_PAID:
         flash(f"Order {order.number} was paid already.", "info")
+    elif made is orders.PaymentOutcome.SHORT:
+        received = format_money(order.transfer_received, order.currency)
+        flash(
+            f"Not marked paid: {order.attention_reason}. {received} is recorded as received "
+            "and the order is flagged for attention.",
+            "error",
+        )
     else:
         flash(
             f"Not marked paid: {order.attention_reason}. The order is flagged for attention.",
             "error",
         )
+    return _back(order)
+
+
+@bp.post("/orders/<number>/accept-shortfall")
+def order_accept_shortfall(number: str) -> Response | tuple[str, int]:
+    order = _order_or_404(number)
+    form = ShortfallForm()
+    if not form.validate_on_submit():
+        return _page(order, 422, shortfall=form)
+    try:
+        made = orders.accept_shortfall(order, reason=form.shortfall_reason.data, actor=actor())
+    except ValidationError as exc:
+        db.session.rollback()
+        _show_errors(form, exc.errors, {"reason": "shortfall_reason"})
+        return _page(_order_or_404(number), 422, shortfall=form)
+    except orders.ActionRefused as exc:
+        return _refused(order, exc)
+    db.session.commit()
+    if made is orders.PaymentOutcome.PAID:
+        paid = format_money(order.amount_paid, order.currency)
+        flash(f"Order {order.number} is paid with {paid}: the shortfall is accepted.", "success")
+    else:
+        flash(f"Shortfall accepted, but: {order.attention_reason}.", "error")
     return _back(order)
 
 

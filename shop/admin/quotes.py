@@ -53,10 +53,18 @@ def _answer_form(quote: Quote) -> AnswerForm:
         amount = services.suggested_unit_amount(line)
         prices.append(decimal_amount(amount, quote.currency) if amount is not None else "")
     shipping = quote.shipping_amount
+    stock = services.line_stock(quote)
+    supplies = [services.suggested_supply(line, stock.get(line.id)) for line in quote.lines]
     return AnswerForm(
         formdata=None,
         data={
             "prices": prices,
+            "quantities": [str(line.quantity) for line in quote.lines],
+            "supply": [s.supply.value for s in supplies],
+            "ships_now": [str(s.ships_now) for s in supplies],
+            "rest_ships_on": [
+                s.rest_ships_on.isoformat() if s.rest_ships_on else "" for s in supplies
+            ],
             "shipping": decimal_amount(shipping, quote.currency) if shipping is not None else "",
             "valid_until": services.default_valid_until(),
             "staff_note": quote.staff_note,
@@ -83,7 +91,11 @@ def _render(
             line.variant.unit_amount_for(line.quantity) if line.variant is not None else None
         ),
         answer=answer or _answer_form(quote),
+        stock=services.line_stock(quote),
+        supply_labels=services.SUPPLY_LABELS,
         can_answer=quote.status in ANSWERABLE,
+        can_revise=services.can_revise(quote),
+        revision_asked=services.revision_asked(quote),
         decline=decline or StaffDeclineForm(),
         can_decline=quote.status in DECLINABLE,
         link=services.link(quote),
@@ -100,6 +112,25 @@ def quote_detail(quote_id: int) -> Page:
     return _render(quote)
 
 
+def _place_errors(form: AnswerForm, exc: ValidationError) -> str | None:
+    """Put a service's errors next to their fields; what has no field, for the page top."""
+    loose: list[str] = []
+    for key, message in exc.errors.items():
+        if key == "valid_until":
+            form.valid_until.errors = [message]
+        elif key == "shipping":
+            form.shipping.errors = [message]
+        elif key.startswith(("supply-", "ships_now-", "rest_ships_on-")):
+            entry = form.entry_for(key)
+            if entry is None:
+                loose.append(message)
+            else:
+                entry.errors = [message]
+        else:
+            loose.append(message)
+    return " ".join(loose) or None
+
+
 @bp.post("/quotes/<int:quote_id>/send")
 def quote_send(quote_id: int) -> Page | Response:
     quote = _quote_or_404(quote_id)
@@ -113,6 +144,9 @@ def quote_send(quote_id: int) -> Page | Response:
     if amounts is None:
         return _render(quote, answer=form, status=422)
     unit_amounts, shipping = amounts
+    supplies = form.supplies([line.quantity for line in quote.lines])
+    if supplies is None and form.supply.entries:
+        return _render(quote, answer=form, status=422)
     try:
         services.send_quote(
             quote,
@@ -121,20 +155,58 @@ def quote_send(quote_id: int) -> Page | Response:
             valid_until=form.valid_until.data,
             note=form.staff_note.data or "",
             actor=actor(),
+            supplies=supplies,
         )
     except ValidationError as exc:
         db.session.rollback()
-        for key, message in exc.errors.items():
-            if key == "valid_until":
-                form.valid_until.errors = [message]
-            elif key == "shipping":
-                form.shipping.errors = [message]
-        return _render(quote, answer=form, error=exc.errors.get("prices"), status=422)
+        return _render(quote, answer=form, error=_place_errors(form, exc), status=422)
     except services.QuoteStateError as exc:
         db.session.rollback()
         return _render(quote, error=str(exc), status=409)
     db.session.commit()
     flash(f"Quote {quote.reference} sent to {quote.email}.", "success")
+    return redirect(url_for("admin.quote_detail", quote_id=quote.id), code=303)
+
+
+@bp.post("/quotes/<int:quote_id>/revise")
+def quote_revise(quote_id: int) -> Page | Response:
+    quote = _quote_or_404(quote_id)
+    form = AnswerForm()
+    if len(form.prices.entries) != len(quote.lines):
+        return _render(quote, error="The quote's lines changed: reload the page.", status=409)
+    valid = form.validate_on_submit()
+    amounts = form.amounts(quote.currency)  # every error at once
+    packs = form.packs(len(quote.lines))
+    if not valid or amounts is None or packs is None:
+        return _render(quote, answer=form, status=422)
+    supplies = form.supplies(packs)
+    if supplies is None and form.supply.entries:
+        return _render(quote, answer=form, status=422)
+    unit_amounts, shipping = amounts
+    lines = [
+        services.Revision(n, amount, supplies[i] if supplies else None)
+        for i, (n, amount) in enumerate(zip(packs, unit_amounts, strict=True))
+    ]
+    try:
+        services.revise_quote(
+            quote,
+            lines=lines,
+            shipping_amount=shipping,
+            valid_until=form.valid_until.data,
+            note=form.staff_note.data or "",
+            actor=actor(),
+        )
+    except ValidationError as exc:
+        db.session.rollback()
+        return _render(quote, answer=form, error=_place_errors(form, exc), status=422)
+    except services.QuoteStateError as exc:
+        db.session.rollback()
+        return _render(quote, error=str(exc), status=409)
+    db.session.commit()
+    flash(
+        f"Quote {quote.reference} revised (version {quote.version}), sent to {quote.email}.",
+        "success",
+    )
     return redirect(url_for("admin.quote_detail", quote_id=quote.id), code=303)
 
 

@@ -21,6 +21,7 @@ from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import Lot
 from shop.orders.models import OPEN_STATUSES, Order, OrderStatus
+from shop.quotes import services as quotes
 
 EXPIRY_WINDOW_DAYS = 90
 LIST_LIMIT = 50
@@ -190,6 +191,7 @@ def dashboard() -> str:
         buyers_waiting=accounts.waiting_for_verification(),
         open_orders=sum(counts.get(s.value, 0) for s in OPEN_STATUSES),
         attention=attention,
+        quotes_waiting=quotes.waiting_count(),
         low_stock=low,
         more_low_stock=more_low,
         expiring=expiring,

@@ -116,6 +116,21 @@ def availability(
     }
 
 
+def reserved_packs(variant_ids: Iterable[int]) -> dict[int, int]:
+    """Packs held for open orders (card checkouts and bank transfers awaiting payment), by
+    variant id, in one query; 0 for a variant with nothing reserved."""
+    ids = sorted(set(variant_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Lot.variant_id, func.sum(Lot.reserved))
+        .where(Lot.variant_id.in_(ids), Lot.reserved > 0)
+        .group_by(Lot.variant_id)
+    ).all()
+    held = {variant_id: int(total) for variant_id, total in rows}
+    return {variant_id: held.get(variant_id, 0) for variant_id in ids}
+
+
 def receive_lot(
     variant: Variant,
     *,

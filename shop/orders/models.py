@@ -66,6 +66,13 @@ class Order(Base):
         CheckConstraint("amount_paid >= 0 AND amount_paid <= total", name="paid_within_total"),
         CheckConstraint("amount_refunded <= amount_paid", name="refund_within_paid"),
         CheckConstraint(
+            "shortfall_accepted >= 0 AND amount_paid + shortfall_accepted <= total",
+            name="shortfall_within_total",
+        ),
+        CheckConstraint(
+            "transfer_received >= 0 AND transfer_received <= total", name="transfer_within_total"
+        ),
+        CheckConstraint(
             "status IN ('pending_payment', 'awaiting_transfer', 'payment_processing', 'paid', "
             "'shipped', 'expired', 'cancelled')",
             name="status_known",
@@ -97,6 +104,10 @@ class Order(Base):
     # Money received for this order (its total once paid) and refunded of it, in cents.
     amount_paid: Mapped[int] = mapped_column(Integer, default=0)
     amount_refunded: Mapped[int] = mapped_column(Integer, default=0)
+    # A bank transfer short of the total, as last recorded (not paid yet), and the part of
+    # the total staff wrote off when they accepted such a shortfall (paid = received).
+    transfer_received: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    shortfall_accepted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     reserved_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stripe_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     stripe_checkout_url: Mapped[str | None] = mapped_column(Text)

@@ -206,6 +206,7 @@ class PaymentOutcome(enum.Enum):
     PAID = "paid"  # the order became paid now
     ALREADY_PAID = "already paid"  # this order was paid before: nothing changed
     MISMATCH = "amount or currency mismatch"  # flagged for staff, not paid
+    SHORT = "bank transfer short of the total"  # kept and flagged: the rest, or accept it
     UNFULFILLABLE = "paid, stock gone"  # paid late, the stock is gone: flagged to refund
 
 
@@ -237,6 +238,14 @@ def mark_paid(
         _flag(order, reason, actor=actor, action="payment mismatch")
         db.session.flush()
         return PaymentOutcome.MISMATCH
+    return _pay(order, amount=amount, actor=actor, payment_intent=payment_intent)
+
+
+def _pay(
+    order: Order, *, amount: int, actor: str, payment_intent: str | None = None
+) -> PaymentOutcome:
+    """The order is paid with `amount` (its total, or less when staff accepted a shortfall):
+    stock sold (or reserved again, or flagged when gone), hooks run, the buyer emailed."""
     if payment_intent:
         order.stripe_payment_intent = payment_intent
     if not order.is_open and not _reserve_again(order, actor=actor):
@@ -262,6 +271,7 @@ def mark_paid(
     )
     order.amount_paid = amount
     order.paid_at = datetime.now(UTC)
+    order.transfer_received = 0
     for hook in PAID_HOOKS:
         hook(order, actor)
     queue_confirmation(order)
@@ -524,7 +534,61 @@ def record_transfer(order: Order, *, amount: int, actor: str) -> PaymentOutcome:
         )
     if amount <= 0:
         raise ValidationError({"amount": "Enter the amount received, above zero."})
-    return mark_paid(order, amount=amount, currency=order.currency, actor=actor)
+    lock()
+    if order.paid_at is None and amount < order.total:
+        order.transfer_received = amount
+        order.reserved_until = None  # money was sent: the worker never expires it now
+        _flag(order, _short_reason(order), actor=actor, action="payment short")
+        db.session.flush()
+        return PaymentOutcome.SHORT
+    short_flag = order.needs_attention and order.attention_reason == _short_reason(order)
+    made = mark_paid(order, amount=amount, currency=order.currency, actor=actor)
+    if made is PaymentOutcome.PAID and short_flag:
+        order.needs_attention = False
+        note(order, "attention cleared", actor=actor, text="the full amount was recorded")
+        db.session.flush()
+    return made
+
+
+def _short_reason(order: Order) -> str:
+    """Why a short transfer flags the order (the same words each time, so it flags once)."""
+    received = order.transfer_received
+    return (
+        f"payment of {_money(order, received)} is {_money(order, order.total - received)} "
+        f"short of the order total {_money(order, order.total)}: record the full amount when "
+        "the rest arrives, or accept the shortfall"
+    )
+
+
+def accept_shortfall(order: Order, *, reason: str, actor: str) -> PaymentOutcome:
+    """Staff accept a short bank transfer: the order is paid for the amount received (the
+    rest written off, the reason in its history) and the attention flag is cleared.
+
+    Raises ValidationError without a reason, ActionRefused when no short transfer is
+    recorded or the order is paid already.
+    """
+    reason = _one_line(reason)
+    if not reason:
+        raise ValidationError({"reason": "Say why the shortfall is accepted."})
+    lock()
+    received = order.transfer_received
+    if order.paid_at is not None or not 0 < received < order.total:
+        raise ActionRefused(f"Order {order.number} has no short bank transfer to accept.")
+    shortfall = order.total - received
+    order.shortfall_accepted = shortfall
+    note(
+        order,
+        "shortfall accepted",
+        actor=actor,
+        text=f"{_money(order, received)} received of {_money(order, order.total)}, "
+        f"{_money(order, shortfall)} written off: {reason}",
+    )
+    short_flag = order.needs_attention and order.attention_reason == _short_reason(order)
+    made = _pay(order, amount=received, actor=actor)
+    if made is PaymentOutcome.PAID and short_flag:
+        order.needs_attention = False
+    db.session.flush()
+    return made
 
 
 def clear_attention(order: Order, *, actor: str, text: str) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Any
 
 from wtforms import (
     BooleanField,
     FieldList,
     FormField,
+    HiddenField,
     RadioField,
     SelectField,
     StringField,
@@ -22,7 +24,8 @@ from shop.countries import COUNTRIES
 from shop.forms import DateInput, ShopForm, SubForm, email_field, strip
 from shop.input_guard import whole_number
 from shop.money import parse_amount
-from shop.quotes.models import BusinessType
+from shop.quotes.models import BusinessType, Supply
+from shop.quotes.services import LineSupply
 
 MAX_LINES = 30
 # Packs on one line of a request: a year of a large distributor's needs. Priced at most
@@ -151,6 +154,8 @@ class AcceptForm(ShopForm):
         default="bank_transfer",
         validators=[InputRequired("Choose how you will pay.")],
     )
+    # The version of the quote the buyer read: an accept of an older one is refused.
+    version = HiddenField()
     shipping_address = TextAreaField(
         "Shipping address",
         validators=[
@@ -170,11 +175,27 @@ class DeclineForm(ShopForm):
     )
 
 
+class RevisionRequestForm(ShopForm):
+    """The distributor asks staff to revise a quote that cannot be accepted as it stands."""
+
+    message = TextAreaField(
+        "Anything we should know (optional)",
+        validators=[Optional(), Length(max=2000)],
+        filters=[strip],
+    )
+
+
 class AnswerForm(ShopForm):
     """The staff's prices: one unit price per line (in the quote's order), shipping, a
     validity date and a note."""
 
     prices = FieldList(StringField("Price per pack", filters=[strip]))
+    # Per line: in stock, partly backordered or made to order; packs from stock; the date
+    # the rest ship. A form without them (an older page) leaves the stock's suggestion.
+    supply = FieldList(StringField("Supply", filters=[strip]))
+    quantities = FieldList(StringField("Packs", filters=[strip]))  # a revision only
+    ships_now = FieldList(StringField("Packs from stock", filters=[strip]))
+    rest_ships_on = FieldList(StringField("The rest ship by", filters=[strip]))
     shipping = StringField(
         "Shipping", validators=[InputRequired("Enter the shipping amount (0 for free).")]
     )
@@ -204,6 +225,60 @@ class AnswerForm(ShopForm):
             self.shipping.errors = [f"{str(exc).rstrip('.')}, or 0 for free shipping."]
             return None
         return (unit_amounts, shipping) if ok else None
+
+    def packs(self, count: int) -> list[int] | None:
+        """The packs per line of a revision (`quantities-<i>`), or None with the errors set."""
+        found: list[int] = []
+        for i in range(count):
+            entry = self._entry(self.quantities, i)
+            packs = whole_number(entry.data if entry is not None else "", low=1, high=MAX_PACKS)
+            if packs is None:
+                if entry is not None:
+                    entry.errors = [f"Enter a whole number of packs, from 1 to {MAX_PACKS:,}."]
+                return None
+            found.append(packs)
+        return found
+
+    def supplies(self, quantities: Sequence[int]) -> list[LineSupply] | None:
+        """What ships now and later per line, or None when the form did not say. Entries
+        that cannot be read get their error and a placeholder the service refuses."""
+        if not self.supply.entries:
+            return None
+        result: list[LineSupply] = []
+        for i, quantity in enumerate(quantities):
+            choice = self._entry(self.supply, i)
+            try:
+                supply = Supply(choice.data if choice is not None else "")
+            except ValueError:
+                if choice is not None:
+                    choice.errors = ["Choose in stock, partly backordered or made to order."]
+                return None
+            now = self._entry(self.ships_now, i)
+            packs = whole_number(now.data if now is not None else "", low=0, high=quantity)
+            if supply is Supply.BACKORDERED and packs is None and now is not None:
+                now.errors = [f"Enter the packs shipped from stock, from 1 to {quantity - 1}."]
+                return None
+            when = self._entry(self.rest_ships_on, i)
+            rest: date | None = None
+            if when is not None and when.data:
+                try:
+                    rest = date.fromisoformat(when.data)
+                except ValueError:
+                    when.errors = ["Enter a date like 2027-03-15."]
+                    return None
+            result.append(LineSupply(supply, packs or 0, rest))
+        return result
+
+    @staticmethod
+    def _entry(field: FieldList, index: int) -> Any:
+        """The entry posted for line `index` (by its name: a form may leave some out)."""
+        name = f"{field.name}-{index}"
+        return next((entry for entry in field.entries if entry.name == name), None)
+
+    def entry_for(self, key: str) -> Any:
+        """The entry a service's error key names (`ships_now-0`), or None when not posted."""
+        name, index = key.rsplit("-", 1)
+        return self._entry(getattr(self, name), int(index))
 
 
 class StaffDeclineForm(ShopForm):

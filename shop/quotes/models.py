@@ -29,6 +29,14 @@ class QuoteStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
+class Supply(enum.StrEnum):
+    """How staff promise a line: all from stock, part now and the rest later, or made."""
+
+    IN_STOCK = "in_stock"
+    BACKORDERED = "backordered"
+    MADE_TO_ORDER = "made_to_order"
+
+
 class BusinessType(enum.StrEnum):
     DISTRIBUTOR = "distributor"
     CLINIC_CHAIN = "clinic_chain"
@@ -72,6 +80,9 @@ class Quote(Base):
         DateTime(timezone=True), default=utcnow, index=True
     )
     quoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Staff may revise a sent quote: each revision is a new version behind the same link.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    revised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     lines: Mapped[list[QuoteLine]] = relationship(
         back_populates="quote", order_by="QuoteLine.id", cascade="all, delete-orphan"
@@ -90,6 +101,14 @@ class QuoteLine(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_amount IS NULL OR unit_amount > 0", name="unit_amount_positive"),
         CheckConstraint("variant_id IS NOT NULL OR description <> ''", name="item_named"),
+        CheckConstraint(
+            "supply IS NULL OR supply IN ('in_stock', 'backordered', 'made_to_order')",
+            name="supply_known",
+        ),
+        CheckConstraint(
+            "ships_now IS NULL OR (ships_now >= 0 AND ships_now <= quantity)",
+            name="ships_now_within_quantity",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,6 +120,10 @@ class QuoteLine(Base):
     private_label: Mapped[bool] = mapped_column(Boolean, default=False)
     note: Mapped[str] = mapped_column(Text, default="")
     unit_amount: Mapped[int | None] = mapped_column(Integer)
+    # What staff promised when they answered: None until then.
+    supply: Mapped[str | None] = mapped_column(String(16))
+    ships_now: Mapped[int | None] = mapped_column(Integer)  # packs shipped from stock
+    rest_ships_on: Mapped[date | None] = mapped_column(Date)  # when the other packs follow
 
     quote: Mapped[Quote] = relationship(back_populates="lines")
     variant = relationship("Variant")

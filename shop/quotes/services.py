@@ -14,21 +14,24 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pycountry
+from flask import current_app
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from shop.cart.models import Cart
 from shop.cart.services import priced, variant_by_sku
+from shop.config import grouped_iban
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
 from shop.input_guard import whole_number
+from shop.inventory import services as inventory
 from shop.mail.services import queue_mail
 from shop.money import MAX_AMOUNT, format_money
 from shop.orders import services as orders
 from shop.orders.documents import Document, DocumentLine
 from shop.orders.models import OPEN_STATUSES, Order, OrderStatus, PaymentMethod
-from shop.quotes.models import BusinessType, Quote, QuoteEvent, QuoteLine, QuoteStatus
+from shop.quotes.models import BusinessType, Quote, QuoteEvent, QuoteLine, QuoteStatus, Supply
 from shop.urls import external_url
 
 log = logging.getLogger(__name__)
@@ -106,6 +109,32 @@ class RequestDraft:
 
 
 @dataclass(frozen=True)
+class LineStock:
+    """A catalogue line's stock as staff answer: packs for sale now, packs held for open
+    orders, and the earliest expiry a sale would ship."""
+
+    available: int
+    reserved: int
+    next_expiry: date | None
+
+
+@dataclass(frozen=True)
+class LineSupply:
+    """What staff promise for a line: packs shipped from stock, and when the rest follow."""
+
+    supply: Supply
+    ships_now: int
+    rest_ships_on: date | None = None
+
+
+SUPPLY_LABELS = {
+    Supply.IN_STOCK: "In stock",
+    Supply.BACKORDERED: "Partly backordered",
+    Supply.MADE_TO_ORDER: "Made to order",
+}
+
+
+@dataclass(frozen=True)
 class Totals:
     subtotal: int
     shipping: int
@@ -150,6 +179,29 @@ def _lock(quote: Quote) -> None:
 
 def link(quote: Quote) -> str:
     return external_url("quotes.show", token=quote.token)
+
+
+def staff_link(quote: Quote) -> str:
+    return external_url("admin.quote_detail", quote_id=quote.id)
+
+
+def _tell_staff(quote: Quote, *, subject: str, template: str, **context: object) -> None:
+    """Queue an email about this quote to the staff's address (SHOP_STAFF_EMAIL)."""
+    queue_mail(
+        to=current_app.config["SHOP_SETTINGS"].staff_email,
+        subject=f"{subject}: {quote.reference} from {quote.company}",
+        template=template,
+        quote=quote,
+        staff_link=staff_link(quote),
+        **context,
+    )
+
+
+def _record(quote: Quote, note: str, *, actor: str) -> None:
+    """A history row for something that happened to the quote without changing its state."""
+    quote.history.append(
+        QuoteEvent(actor=actor[:254], from_status=quote.status, to_status=quote.status, note=note)
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -228,6 +280,7 @@ def request_quote(draft: RequestDraft) -> Quote:
         quote=quote,
         link=link(quote),
     )
+    _tell_staff(quote, subject="New quote request", template="staff_quote_requested")
     db.session.flush()
     return quote
 
@@ -268,6 +321,77 @@ def suggested_unit_amount(line: QuoteLine) -> int | None:
     return None
 
 
+def line_stock(quote: Quote) -> dict[int, LineStock]:
+    """The stock of every catalogue line, by line id, counted by the inventory in one query
+    for availability and one for reservations, whatever the number of lines."""
+    variants = {line.variant.id: line.variant for line in quote.lines if line.variant is not None}
+    available = inventory.availability(variants.values(), today=today())
+    reserved = inventory.reserved_packs(variants)
+    return {
+        line.id: LineStock(
+            available[line.variant.id].available,
+            reserved[line.variant.id],
+            available[line.variant.id].next_expiry,
+        )
+        for line in quote.lines
+        if line.variant is not None
+    }
+
+
+def suggested_supply(line: QuoteLine, stock: LineStock | None) -> LineSupply:
+    """What to promise: what staff promised already, else what the stock allows now (a
+    free-text line is made to order)."""
+    if line.supply is not None:
+        return LineSupply(Supply(line.supply), line.ships_now or 0, line.rest_ships_on)
+    if stock is None or stock.available == 0:
+        return LineSupply(Supply.MADE_TO_ORDER, 0)
+    if stock.available >= line.quantity:
+        return LineSupply(Supply.IN_STOCK, line.quantity)
+    return LineSupply(Supply.BACKORDERED, stock.available)
+
+
+def _checked_supply(line: QuoteLine, supply: LineSupply, position: int) -> dict[str, str]:
+    """Errors, keyed by form field, of a promise that cannot stand for this line."""
+    key = f"supply-{position}"
+    if line.variant is None and supply.supply is not Supply.MADE_TO_ORDER:
+        return {key: "A free-text item is not in stock: make it to order."}
+    if supply.supply is Supply.IN_STOCK:
+        return {}
+    if supply.supply is Supply.BACKORDERED and not 0 < supply.ships_now < line.quantity:
+        return {
+            f"ships_now-{position}": "Packs shipped from stock: from 1 to "
+            f"{line.quantity - 1} (all of them is in stock, none is made to order)."
+        }
+    if supply.rest_ships_on is None:
+        return {f"rest_ships_on-{position}": "Give the date the other packs ship."}
+    if not today() < supply.rest_ships_on <= today() + 2 * MAX_VALIDITY:
+        return {f"rest_ships_on-{position}": "Choose a date after today, up to two years ahead."}
+    return {}
+
+
+def _promise(quote: Quote, supplies: list[LineSupply] | None) -> None:
+    """Store what ships now and later on every line (None: nothing promised, the order
+    takes every catalogue pack from stock). Raises ValidationError keyed by form field for
+    promises that cannot stand."""
+    if supplies is None:
+        return
+    if len(supplies) != len(quote.lines):
+        raise ValidationError({"prices": "The quote's lines changed: reload the page."})
+    errors: dict[str, str] = {}
+    for position, (line, supply) in enumerate(zip(quote.lines, supplies, strict=True)):
+        errors.update(_checked_supply(line, supply, position))
+    if errors:
+        raise ValidationError(errors)
+    for line, supply in zip(quote.lines, supplies, strict=True):
+        line.supply = supply.supply.value
+        line.ships_now = {
+            Supply.IN_STOCK: line.quantity,
+            Supply.BACKORDERED: supply.ships_now,
+            Supply.MADE_TO_ORDER: 0,
+        }[supply.supply]
+        line.rest_ships_on = None if supply.supply is Supply.IN_STOCK else supply.rest_ships_on
+
+
 def item_name(line: QuoteLine) -> str:
     """How the line reads on the quote, the pro-forma and a free-text order line."""
     if line.variant is not None:
@@ -286,6 +410,16 @@ def item_name(line: QuoteLine) -> str:
 
 def custom_sku(quote: Quote, index: int) -> str:
     return f"CUSTOM-{quote.reference}-{index}"
+
+
+def payment_reference(quote: Quote) -> str:
+    """What a transfer for this quote quotes so staff can match it: the order's number once
+    the quote was accepted into an order that is still alive, the quote's reference
+    (Q-...) before."""
+    order: Order | None = quote.order
+    if order is not None and order.number and _order_alive(order):
+        return order.number
+    return quote.reference or ""
 
 
 def proforma(quote: Quote) -> Document | None:
@@ -311,9 +445,13 @@ def proforma(quote: Quote) -> Document | None:
     )
     valid = f"Valid until {quote.valid_until:%d %B %Y}." if quote.valid_until else ""
     issued = quote.quoted_at.date() if quote.quoted_at else today()
+    bank = current_app.config["SHOP_SETTINGS"]
     notes = [
         "This pro-forma invoice is not a tax invoice: the invoice follows payment. "
         "Accept the quote online to pay by card or bank transfer.",
+        f"Bank transfer to: account holder {bank.bank_account_holder}, "
+        f"IBAN {grouped_iban(bank.bank_iban)}, BIC {bank.bank_bic}, {bank.bank_name}.",
+        f"Payment reference: {payment_reference(quote)} (please quote it on your transfer).",
     ]
     if quote.staff_note:
         notes.append(quote.staff_note)
@@ -337,27 +475,17 @@ def proforma(quote: Quote) -> Document | None:
 # --------------------------------------------------------------------------------------
 
 
-def send_quote(
+def _price(
     quote: Quote,
     *,
     unit_amounts: list[int],
     shipping_amount: int,
     valid_until: date,
     note: str,
-    actor: str,
+    supplies: list[LineSupply] | None,
 ) -> None:
-    """Price a new request (or reissue an expired or declined quote) and email the link.
-
-    Raises ValidationError for prices or dates that cannot stand, QuoteStateError when the
-    quote is not new, expired or declined.
-    """
-    _lock(quote)
-    reissue = quote.status in (QuoteStatus.EXPIRED, QuoteStatus.DECLINED)
-    if quote.status not in (QuoteStatus.NEW, QuoteStatus.EXPIRED, QuoteStatus.DECLINED):
-        raise QuoteStateError(
-            f"Quote {quote.reference} is {status_label(quote.status).lower()}: "
-            "only new, expired or declined quotes can be sent."
-        )
+    """Set the prices, shipping, validity, note and promises of the quote's lines, or raise
+    ValidationError (keyed by form field) changing nothing the caller keeps."""
     if len(unit_amounts) != len(quote.lines):
         raise ValidationError({"prices": "The quote's lines changed: reload the page."})
     if any(amount <= 0 for amount in unit_amounts):
@@ -378,6 +506,7 @@ def send_quote(
                 "Split the request into several quotes."
             }
         )
+    _promise(quote, supplies)
     for line, amount in zip(quote.lines, unit_amounts, strict=True):
         line.unit_amount = amount
     quote.shipping_amount = shipping_amount
@@ -385,6 +514,40 @@ def send_quote(
     quote.staff_note = note
     quote.decline_reason = ""
     quote.quoted_at = datetime.now(UTC)
+
+
+def send_quote(
+    quote: Quote,
+    *,
+    unit_amounts: list[int],
+    shipping_amount: int,
+    valid_until: date,
+    note: str,
+    actor: str,
+    supplies: list[LineSupply] | None = None,
+) -> None:
+    """Price a new request (or reissue an expired or declined quote) and email the link.
+
+    `supplies` says per line what ships from stock now and when the rest follows (None:
+    leave what the lines say). Raises
+    ValidationError for prices, dates or promises that cannot stand, QuoteStateError when
+    the quote is not new, expired or declined.
+    """
+    _lock(quote)
+    reissue = quote.status in (QuoteStatus.EXPIRED, QuoteStatus.DECLINED)
+    if quote.status not in (QuoteStatus.NEW, QuoteStatus.EXPIRED, QuoteStatus.DECLINED):
+        raise QuoteStateError(
+            f"Quote {quote.reference} is {status_label(quote.status).lower()}: "
+            "only new, expired or declined quotes can be sent."
+        )
+    _price(
+        quote,
+        unit_amounts=unit_amounts,
+        shipping_amount=shipping_amount,
+        valid_until=valid_until,
+        note=note,
+        supplies=supplies,
+    )
     _move(
         quote,
         QuoteStatus.QUOTED,
@@ -399,6 +562,109 @@ def send_quote(
         link=link(quote),
         totals=totals(quote),
         reissue=reissue,
+    )
+    db.session.flush()
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A line of a revised quote: its packs and price, and what ships now and later."""
+
+    quantity: int
+    unit_amount: int
+    supply: LineSupply | None = None
+
+
+class QuoteRevised(QuoteStateError):
+    """The buyer pressed accept on an older version of the quote than the one stored."""
+
+
+def _version_said(quote: Quote) -> str:
+    """What the current version says, for the history: per line packs, price and amount,
+    then shipping and total."""
+
+    def money(cents: int) -> str:
+        return format_money(cents, quote.currency)
+
+    parts = [
+        f"{x.sku or x.description[:60]}: {x.quantity} x {money(x.unit_amount or 0)} = "
+        f"{money((x.unit_amount or 0) * x.quantity)}"
+        for x in quote.lines
+    ]
+    amounts = totals(quote)
+    if amounts is not None:
+        parts += [f"shipping {money(amounts.shipping)}", f"total {money(amounts.total)}"]
+    return f"version {quote.version} said: " + "; ".join(parts)
+
+
+def can_revise(quote: Quote) -> bool:
+    """A sent quote no one accepted yet (no payment of it open) can be revised."""
+    return quote.status == QuoteStatus.QUOTED and not (
+        quote.order is not None and quote.order.status in OPEN_STATUSES
+    )
+
+
+def revise_quote(
+    quote: Quote,
+    *,
+    lines: list[Revision],
+    shipping_amount: int,
+    valid_until: date,
+    note: str,
+    actor: str,
+) -> None:
+    """A new version of a sent quote behind the same link: its lines replaced (same items,
+    new packs, prices and promises), validity renewed; the history keeps what the previous
+    version said, and the distributor gets the "quote revised" email. An accept sent from
+    the previous version is refused from now on. Raises ValidationError, QuoteStateError.
+    """
+    _lock(quote)
+    if not can_revise(quote):
+        raise QuoteStateError(
+            f"Quote {quote.reference} is {status_label(quote.status).lower()}"
+            f"{' with a payment open' if quote.status == QuoteStatus.QUOTED else ''}: "
+            "only a sent quote not yet accepted can be revised."
+        )
+    if len(lines) != len(quote.lines):
+        raise ValidationError({"prices": "The quote's lines changed: reload the page."})
+    if any(x.quantity <= 0 for x in lines):
+        raise ValidationError({"prices": "Every line needs at least one pack."})
+    before = _version_said(quote)
+    quote.lines = [
+        QuoteLine(
+            variant_id=old.variant_id,
+            variant=old.variant,
+            sku=old.sku,
+            description=old.description,
+            quantity=new.quantity,
+            private_label=old.private_label,
+            note=old.note,
+        )
+        for old, new in zip(quote.lines, lines, strict=True)
+    ]
+    promised = [x.supply for x in lines if x.supply is not None]
+    _price(
+        quote,
+        unit_amounts=[x.unit_amount for x in lines],
+        shipping_amount=shipping_amount,
+        valid_until=valid_until,
+        note=note,
+        supplies=promised if len(promised) == len(lines) else None,
+    )
+    quote.version += 1
+    quote.revised_at = datetime.now(UTC)
+    _record(
+        quote,
+        f"revised to version {quote.version}, valid until {valid_until:%Y-%m-%d}; {before}",
+        actor=actor,
+    )
+    queue_mail(
+        to=quote.email,
+        subject=f"Your quote {quote.reference} was revised (version {quote.version})",
+        template="quote_revised",
+        quote=quote,
+        link=link(quote),
+        totals=totals(quote),
     )
     db.session.flush()
 
@@ -472,14 +738,58 @@ def decline(quote: Quote, *, reason: str, actor: str, by_staff: bool = False) ->
 # --------------------------------------------------------------------------------------
 
 
-def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Order:
+def order_requests(quote: Quote) -> list[orders.LineRequest]:
+    """The order lines of a quote: a catalogue line's packs from stock (reserved), and the
+    packs that follow later as a line of their own with its date (nothing reserved); a
+    free-text item as it reads on the quote."""
+    requests: list[orders.LineRequest] = []
+    for index, line in enumerate(quote.lines, start=1):
+        amount = line.unit_amount or 0
+        if line.variant is None:
+            name = item_name(line)
+            requests.append(
+                orders.LineRequest(
+                    None, line.quantity, amount, sku=custom_sku(quote, index), name=name
+                )
+            )
+            continue
+        now = line.quantity if line.ships_now is None else line.ships_now
+        if now:
+            requests.append(orders.LineRequest(line.variant, now, amount))
+        if line.quantity - now:
+            requests.append(
+                orders.LineRequest(
+                    None,
+                    line.quantity - now,
+                    amount,
+                    sku=f"{line.sku}-LATER"[:64],
+                    name=later_name(line),
+                )
+            )
+    return requests
+
+
+def later_name(line: QuoteLine) -> str:
+    """How the packs that follow later read on the order."""
+    when = (
+        f"ships by {line.rest_ships_on:%d %B %Y}" if line.rest_ships_on else "date to be confirmed"
+    )
+    kind = "made to order" if line.supply == Supply.MADE_TO_ORDER else "backordered"
+    suffix = f" ({kind}, {when})"
+    return item_name(line)[: STRIPE_NAME_LENGTH - len(suffix)] + suffix
+
+
+def accept(
+    quote: Quote, *, method: PaymentMethod, shipping_address: str, version: int | None = None
+) -> Order:
     """The order for this quote at its stored prices, with catalogue stock reserved.
 
     Accepting again while the order is open (or paid) gives that same order. Bank
     transfer accepts the quote at once; card leaves it quoted until the Checkout Session
     exists (`card_checkout_started`), so a failure at Stripe leaves it as it was.
-    Raises QuoteExpired (flushed: commit it), QuoteStateError, PaymentInProgress or
-    InsufficientStock (roll back).
+    `version` is the version the buyer saw: an older one raises QuoteRevised (checked under
+    the quote's row lock). Raises QuoteExpired (flushed: commit it), QuoteStateError,
+    PaymentInProgress or InsufficientStock (roll back).
     """
     orders.lock()
     _lock(quote)
@@ -490,6 +800,13 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
     if quote.status not in (QuoteStatus.QUOTED, QuoteStatus.ACCEPTED):
         raise QuoteStateError(
             f"This quote is {status_label(quote.status).lower()}: it cannot be accepted."
+        )
+    if version is not None and version != quote.version:
+        revised = f" on {quote.revised_at:%d %B %Y}" if quote.revised_at else ""
+        raise QuoteRevised(
+            f"We revised this quote{revised} (version {quote.version}) after you opened it, "
+            "so nothing was accepted. Review the new version below and accept it if it suits "
+            "you."
         )
     existing: Order | None = quote.order
     if existing is not None and existing.status in (OrderStatus.PAID, OrderStatus.SHIPPED):
@@ -508,18 +825,7 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
     amounts = totals(quote)
     if amounts is None:
         raise QuoteStateError("This quote has no prices yet.")
-    requests = [
-        orders.LineRequest(line.variant, line.quantity, line.unit_amount or 0)
-        if line.variant is not None
-        else orders.LineRequest(
-            None,
-            line.quantity,
-            line.unit_amount or 0,
-            sku=custom_sku(quote, index),
-            name=item_name(line),
-        )
-        for index, line in enumerate(quote.lines, start=1)
-    ]
+    requests = order_requests(quote)
     order = orders.create_order(
         requests,
         contact=orders.Contact(
@@ -545,6 +851,92 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
         orders.queue_confirmation(order)
     db.session.flush()
     return order
+
+
+@dataclass(frozen=True)
+class ShortLine:
+    """A catalogue line the stock cannot serve now: packs promised from stock, packs that
+    can be had now."""
+
+    position: int
+    sku: str
+    name: str
+    wanted: int
+    available: int
+
+
+REVISION_ASKED = "revision asked"
+STOCK_SHORT = "stock short at accept"
+
+
+def short_lines(quote: Quote, shortages: dict[str, int]) -> list[ShortLine]:
+    """The lines an accept could not reserve, with what each can have now (a SKU on several
+    lines shares its packs in the quote's order)."""
+    left = dict(shortages)
+    found: list[ShortLine] = []
+    for position, line in enumerate(quote.lines, start=1):
+        if line.variant is None or line.sku not in left:
+            continue
+        wanted = line.quantity if line.ships_now is None else line.ships_now
+        if not wanted:
+            continue
+        have = min(wanted, left[line.sku])
+        left[line.sku] -= have
+        found.append(ShortLine(position, line.sku, item_name(line), wanted, have))
+    return [x for x in found if x.available < x.wanted]
+
+
+def stock_short(quote: Quote, shortages: dict[str, int]) -> list[ShortLine]:
+    """An accept found the stock short (and was rolled back): the history says so and staff
+    are emailed the lines and the numbers. The short lines, for the buyer's page."""
+    short = short_lines(quote, shortages)
+    summary = "; ".join(f"{x.sku}: {x.wanted} promised, {x.available} in stock" for x in short)
+    _record(quote, f"{STOCK_SHORT}: {summary}", actor=quote.email)
+    _tell_staff(quote, subject="Stock short at accept", template="staff_stock_short", short=short)
+    db.session.flush()
+    return short
+
+
+def accept_failed(quote: Quote, *, reason: str) -> None:
+    """The distributor tried to accept and could not (the quote had expired): staff are
+    emailed, so they can reissue it."""
+    _tell_staff(quote, subject="Accept failed", template="staff_accept_failed", reason=reason)
+    db.session.flush()
+
+
+def ask_revision(quote: Quote, *, message: str) -> None:
+    """The distributor asks staff to revise a quote it cannot accept as it stands (stock
+    went short): kept in the history, staff emailed. Raises QuoteStateError unless quoted."""
+    _lock(quote)
+    if quote.status != QuoteStatus.QUOTED:
+        raise QuoteStateError(
+            f"This quote is {status_label(quote.status).lower()}: it cannot be revised now."
+        )
+    _record(quote, f"{REVISION_ASKED}: {message}" if message else REVISION_ASKED, actor=quote.email)
+    _tell_staff(
+        quote, subject="Please revise quote", template="staff_revision_asked", message=message
+    )
+    db.session.flush()
+
+
+def revision_asked(quote: Quote) -> QuoteEvent | None:
+    """The distributor's request to revise, while the quote has not been answered since."""
+    for event in reversed(quote.history):
+        if event.note.startswith(REVISION_ASKED):
+            return event
+        if event.from_status != event.to_status or event.note.startswith("revised"):
+            return None
+    return None
+
+
+def waiting_count() -> int:
+    """Quote requests no one answered yet."""
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(Quote).where(Quote.status == QuoteStatus.NEW.value)
+        )
+        or 0
+    )
 
 
 def card_checkout_started(quote: Quote) -> None:

@@ -21,6 +21,7 @@ from shop.accounts.services import ordering_blocker
 from shop.cart.session import current_cart
 from shop.errors import ValidationError
 from shop.extensions import db, limiter
+from shop.input_guard import whole_number
 from shop.inventory.services import InsufficientStock
 from shop.orders.documents import render_pdf
 from shop.orders.models import PaymentMethod
@@ -33,6 +34,7 @@ from shop.quotes.forms import (
     DeclineForm,
     QuoteLineForm,
     QuoteRequestForm,
+    RevisionRequestForm,
 )
 from shop.quotes.models import BusinessType, Quote
 
@@ -139,6 +141,8 @@ def _render_quote(
     *,
     accept_form: AcceptForm | None = None,
     decline_form: DeclineForm | None = None,
+    revision_form: RevisionRequestForm | None = None,
+    short: list[services.ShortLine] | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> Page:
@@ -146,6 +150,7 @@ def _render_quote(
         accept_form = AcceptForm()
         if not stripe_client.configured():
             accept_form.payment_method.data = PaymentMethod.BANK_TRANSFER.value
+    accept_form.version.data = str(quote.version)  # the version this page shows
     html = render_template(
         "quotes/quote.html",
         quote=quote,
@@ -155,6 +160,9 @@ def _render_quote(
         country_name=services.country_name,
         accept_form=accept_form,
         decline_form=decline_form or DeclineForm(),
+        revision_form=revision_form or RevisionRequestForm(formdata=None),
+        short=short,
+        revision_asked=services.revision_asked(quote),
         card_configured=stripe_client.configured(),
         error=error,
         today=services.today(),
@@ -204,11 +212,17 @@ def accept(token: str) -> Page | BaseResponse:
         ]
         return _render_quote(quote, accept_form=form, status=422)
     try:
-        order = services.accept(quote, method=method, shipping_address=form.shipping_address.data)
+        order = services.accept(
+            quote,
+            method=method,
+            shipping_address=form.shipping_address.data,
+            version=whole_number(form.version.data, low=1) or 0,
+        )
     except services.QuoteExpired as exc:
-        db.session.commit()  # the quote is marked expired
+        services.accept_failed(quote, reason=str(exc))
+        db.session.commit()  # the quote is marked expired, staff are told
         return _render_quote(quote, accept_form=form, error=str(exc), status=409)
-    except services.PaymentInProgress as exc:
+    except (services.PaymentInProgress, services.QuoteRevised) as exc:
         db.session.rollback()
         return _render_quote(quote, accept_form=form, error=str(exc), status=409)
     except services.QuoteStateError as exc:
@@ -216,11 +230,13 @@ def accept(token: str) -> Page | BaseResponse:
         return _render_quote(quote, error=str(exc), status=409)
     except InsufficientStock as exc:
         db.session.rollback()
+        short = services.stock_short(quote, exc.shortages)
+        db.session.commit()  # the history and the staff's email
         error = (
-            f"We cannot reserve the stock for this quote right now ({exc}). Nothing was "
-            "reserved or charged: please reply to our email and we will find a date."
+            "Some packs this quote promised from stock are no longer there, so nothing was "
+            "reserved or charged. The lines below say how many can ship now."
         )
-        return _render_quote(quote, accept_form=form, error=error, status=409)
+        return _render_quote(quote, accept_form=form, short=short, error=error, status=409)
     db.session.commit()  # the reservation stands before Stripe is called
     if method is PaymentMethod.BANK_TRANSFER:
         return redirect(url_for("quotes.show", token=quote.token), code=303)
@@ -253,6 +269,21 @@ def decline(token: str) -> Page | BaseResponse:
         services.decline(quote, reason=form.reason.data, actor=quote.email)
     except services.QuoteStateError as exc:
         db.session.commit()  # an expiry found on the way stands
+        return _render_quote(quote, error=str(exc), status=409)
+    db.session.commit()
+    return redirect(url_for("quotes.show", token=quote.token), code=303)
+
+
+@bp.post("/quotes/<token>/revision")
+def ask_revision(token: str) -> Page | BaseResponse:
+    quote = _quote_or_404(token)
+    form = RevisionRequestForm()
+    if not form.validate_on_submit():
+        return _render_quote(quote, revision_form=form, status=422)
+    try:
+        services.ask_revision(quote, message=form.message.data or "")
+    except services.QuoteStateError as exc:
+        db.session.rollback()
         return _render_quote(quote, error=str(exc), status=409)
     db.session.commit()
     return redirect(url_for("quotes.show", token=quote.token), code=303)

@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 
+from shop import audit
 from shop.extensions import db
 from shop.inventory import services as inventory
 from shop.inventory.models import StockMovement
@@ -659,6 +660,69 @@ def test_bank_transfer_of_the_wrong_amount_is_flagged_then_cleared_with_a_note(
     assert who == STAFF and note.startswith("buyer sends the $5 missing (flagged: payment of")
     assert _post(staff_client, order, "mark-paid", amount_received="135").status_code == 303
     assert only_order(stocked).status == "paid"
+
+
+def test_a_short_transfer_shows_money_and_the_shortfall_can_be_accepted_with_a_reason(
+    stocked: Flask, staff_client: FlaskClient
+) -> None:
+    _buy(stocked.test_client(), 4, method="bank_transfer")
+    order = only_order(stocked)
+    response = _post(staff_client, order, "mark-paid", amount_received="133.50")
+    page = staff_client.get(response.location).get_data(as_text=True)
+    assert "Not marked paid" in page and "$133.50 is recorded as received" in page
+    assert "payment of $133.50 is $1.50 short of the order total $135.00" in page
+    assert "Received $133.50 of $135.00: $1.50 short." in page
+    flagged = only_order(stocked)
+    assert flagged.status == "awaiting_transfer" and flagged.needs_attention
+    assert (flagged.transfer_received, flagged.amount_paid) == (13350, 0)
+
+    empty = _post(staff_client, order, "accept-shortfall", shortfall_reason="  ")
+    assert empty.status_code == 422
+    assert "Say why the shortfall is accepted." in empty.get_data(as_text=True)
+    assert only_order(stocked).status == "awaiting_transfer"
+
+    response = _post(
+        staff_client, order, "accept-shortfall", shortfall_reason="bank fee, not worth chasing"
+    )
+    assert response.status_code == 303
+    page = staff_client.get(response.location).get_data(as_text=True)
+    assert "is paid with $133.50: the shortfall is accepted" in page
+    assert "($1.50 short, accepted)" in page
+    paid = only_order(stocked)
+    assert paid.status == "paid" and not paid.needs_attention
+    assert (paid.amount_paid, paid.shortfall_accepted, paid.total) == (13350, 150, 13500)
+    assert lots(stocked)["EARLY"] == (1, 0)
+    assert (
+        STAFF,
+        "shortfall accepted",
+        "$133.50 received of $135.00, $1.50 written off: bank fee, not worth chasing",
+    ) in _history(stocked)
+    with stocked.app_context():
+        assert audit.breaches() == []
+        mail = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc())).first()
+        assert mail is not None and "confirmed: Paid" in mail.subject
+        assert "we have received your payment of $133.50." in mail.body_text
+    again = staff_client.post(
+        f"/admin/orders/{order.number}/accept-shortfall",
+        data={"shortfall_reason": "again", "csrf_token": csrf_token(staff_client, "/admin/")},
+    )
+    assert "has no short bank transfer to accept" in staff_client.get(again.location).get_data(
+        as_text=True
+    )
+
+
+def test_the_short_flag_clears_once_the_full_amount_is_recorded(
+    stocked: Flask, staff_client: FlaskClient
+) -> None:
+    _buy(stocked.test_client(), 4, method="bank_transfer")
+    order = only_order(stocked)
+    _post(staff_client, order, "mark-paid", amount_received="58.50")
+    assert only_order(stocked).needs_attention
+    assert _post(staff_client, order, "mark-paid", amount_received="135").status_code == 303
+    paid = only_order(stocked)
+    assert paid.status == "paid" and not paid.needs_attention
+    assert (paid.amount_paid, paid.shortfall_accepted, paid.transfer_received) == (13500, 0, 0)
+    assert (STAFF, "attention cleared", "the full amount was recorded") in _history(stocked)
 
 
 def test_card_orders_cannot_be_marked_paid_by_hand(

@@ -109,6 +109,29 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "order_shipped": {"order": _order("shipped")},
     "payment_unfulfillable": {"order": _order("paid")},
     "quote_received": {"quote": _quote()},
+    "quote_revised": {
+        "quote": SimpleNamespace(**{**vars(_quote()), "version": 2}),
+        "totals": SimpleNamespace(total=406000, shipping=1500),
+    },
+    "staff_quote_requested": {
+        "quote": SimpleNamespace(**{**vars(_quote()), "email": "jana@dermadist.example"}),
+        "staff_link": LINK,
+    },
+    "staff_accept_failed": {
+        "quote": SimpleNamespace(**{**vars(_quote()), "email": "jana@dermadist.example"}),
+        "staff_link": LINK,
+        "reason": "This quote expired on 31 January 2027 and can no longer be accepted.",
+    },
+    "staff_stock_short": {
+        "quote": _quote(),
+        "staff_link": LINK,
+        "short": [SimpleNamespace(position=1, sku="MI5-32G-1.5MM-20", wanted=1, available=0)],
+    },
+    "staff_revision_asked": {
+        "quote": SimpleNamespace(**{**vars(_quote()), "email": "jana@dermadist.example"}),
+        "staff_link": LINK,
+        "message": "",
+    },
     "quote_sent": {
         "quote": _quote(),
         "totals": SimpleNamespace(total=406000, shipping=1500),
@@ -116,6 +139,30 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
 }
 EXPECTED = {
+    "quote_revised": [
+        "Hello Jana Vogel,",
+        "",
+        "we have revised our quote Q-2026-000007 for Dermadist GmbH (version 2): $4,060.00 "
+        "including shipping of $15.00, valid until 31 January 2027.",
+        "",
+        "- 1 x MI5-32G-1.5MM-20 at $45.00: $45.00",
+        "- 200 x 30G 13 mm needles in our blister (private label) at $20.00: $4,000.00",
+        "",
+        "Prices include the blister tooling.",
+        "",
+        "The earlier version no longer holds. See the new one, and accept and pay it or "
+        f"decline it: {LINK}",
+        "",
+        "Meso Needle Works",
+    ],
+    "staff_stock_short": [
+        "Dermadist GmbH tried to accept quote Q-2026-000007, but the stock promised is not "
+        "there any more. Nothing was reserved or charged; the quote is still open.",
+        "",
+        "- Line 1, MI5-32G-1.5MM-20: 1 pack promised from stock, 0 packs in stock now",
+        "",
+        f"The buyer was offered to ask for a revised quote. Revise it or get the stock: {LINK}",
+    ],
     "recall_notice": [
         "Hello Dr Ana Ruiz,",
         "",

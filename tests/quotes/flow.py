@@ -112,7 +112,11 @@ def input_tag(html: str, field_id: str) -> str:
 
 
 def accept_data(client: FlaskClient, link: str, **fields: str) -> dict[str, str]:
+    """The accept form as the quote's page fills it: the version shown, when it has one."""
+    page = client.get(link).get_data(as_text=True)
+    version = re.search(r'name="version"[^>]*value="(\d+)"', page)
     return {
+        "version": version.group(1) if version else "1",
         "payment_method": "bank_transfer",
         "shipping_address": "Hafenstrasse 5\n20457 Hamburg",
         "csrf_token": csrf_token(client, "/quote"),  # one token per session, on every form

@@ -241,6 +241,11 @@ def test_an_expired_quote_cannot_be_accepted_until_staff_reissue_it(
     assert "Expired" in page and "can no longer be accepted" in page
     assert "Accept the quote" not in page
     assert _history(stocked)[-1] == ("shop", "quoted", "expired")
+    with stocked.app_context():  # staff are told, to reissue it
+        alert = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc())).first()
+        assert alert is not None and alert.to == "staff@meso-needles.example"
+        assert alert.subject.startswith("Accept failed: Q-")
+        assert "tried to accept quote" in alert.body_text and "expired on" in alert.body_text
 
     staff_page = staff_client.get(f"/admin/quotes/{quote_id}").get_data(as_text=True)
     assert "Reissue the quote" in staff_page
@@ -315,7 +320,7 @@ def test_not_enough_stock_is_said_and_nothing_is_reserved(
     link = quote_link(stocked)
     response = client.post(f"{link}/accept", data=accept_data(client, link))
     assert response.status_code == 409
-    assert "cannot reserve the stock" in response.get_data(as_text=True)
+    assert "no longer there, so nothing was reserved or charged" in response.get_data(as_text=True)
     assert lots(stocked) == {"EARLY": (100, 0), "LATE": (200, 0)}
     with stocked.app_context():
         assert the_quote().status == "quoted"

@@ -57,8 +57,9 @@ def test_a_request_with_two_lines_is_stored_confirmed_and_emailed(
             ("jana@dermadist.example", "", "new")
         ]
         assert len(quote.token) >= 40 and quote.token != str(quote.id)
-        mail = db.session.scalars(select(OutboxEmail)).one()
+        mail, staff = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
         assert mail.to == "jana@dermadist.example"
+        assert staff.to == "staff@meso-needles.example"  # staff are told of every request
         assert quote.reference in mail.subject and quote.reference in mail.body_text
         assert f"/quotes/{quote.token}" in mail.body_text
         assert f"/quotes/{quote.token}" in (mail.body_html or "")
