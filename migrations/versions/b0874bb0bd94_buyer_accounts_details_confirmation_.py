@@ -1,7 +1,7 @@
 """buyer accounts: details, confirmation, verification, addresses
 
 Revision ID: b0874bb0bd94
-Revises: 5c0d7e1f2a93
+Revises: 9a1c3e5f7b20
 Create Date: 2026-12-01 17:24:02.521209
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b0874bb0bd94'
-down_revision = '5c0d7e1f2a93'
+down_revision = '9a1c3e5f7b20'
 branch_labels = None
 depends_on = None
 
