@@ -273,10 +273,8 @@ def work_out(
 
 
 def share(line_tax: int, quantity: int, packs: int) -> int:
-    """The part of a line's VAT that `packs` of its `quantity` packs carry, rounded half up:
-    the shares of the first n packs, taken one refund after another, add up to the line's
-    VAT exactly."""
-    if quantity <= 0:
+    """The part of a line's VAT that `packs` of its `quantity` packs carry, rounded half up
+    (all its packs carry all of it)."""
+    if quantity <= 0 or packs <= 0:
         return 0
-    exact = Decimal(line_tax) * Decimal(packs) / Decimal(quantity)
-    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return (2 * line_tax * packs + quantity) // (2 * quantity)

@@ -88,13 +88,11 @@ def test_rounding_is_half_up_and_never_a_float() -> None:
     assert tax_of(0, 1900) == 0
 
 
-def test_line_shares_of_returned_packs_add_up_to_the_line_tax() -> None:
-    line_tax, quantity = 1001, 7
-    taken, given = 0, 0
-    for packs in (1, 2, 4):
-        given += share(line_tax, quantity, taken + packs) - share(line_tax, quantity, taken)
-        taken += packs
-    assert given == line_tax
+def test_returned_packs_carry_their_share_of_the_line_tax_rounded_half_up() -> None:
+    assert share(1001, 7, 7) == 1001
+    assert share(1001, 7, 1) == 143
+    assert share(1001, 2, 1) == 501  # 500.5 → 501
+    assert share(1001, 7, 0) == 0
 
 
 def test_a_vat_id_is_compacted_and_greece_is_el() -> None:

@@ -8,6 +8,8 @@ from flask import current_app, render_template, session
 from shop.cart.services import free_shipping_gap, priced, shipping_for
 from shop.cart.session import current_cart
 from shop.checkout.forms import REMEMBERED, CheckoutForm
+from shop.orders import services as orders
+from shop.tax import country_name
 
 DETAILS_KEY = "checkout_details"
 
@@ -33,10 +35,22 @@ def render_cart_page(
         if not card:
             form.payment_method.data = "bank_transfer"
     shipping = shipping_for(cart.subtotal) if cart.lines else 0
+    # The VAT for the country chosen in the form; before one is, the seller's own, said so.
+    country = str(form.country.data or "")
+    estimate = not country
+    vat = orders.tax_for(
+        country or current_app.config["SHOP_SETTINGS"].seller_country,
+        str(form.vat_id.data or ""),
+        [p.line_total for p in cart.lines],
+        shipping,
+    )
     page = render_template(
         "cart/cart.html",
         cart=cart,
         shipping=shipping,
+        vat=vat,
+        vat_estimate=estimate,
+        seller_country_name=country_name(current_app.config["SHOP_SETTINGS"].seller_country),
         form=form,
         errors=errors or {},
         card_configured=card,

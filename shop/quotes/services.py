@@ -18,6 +18,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
+from shop import tax
 from shop.cart.models import Cart
 from shop.cart.services import priced, variant_by_sku
 from shop.errors import ShopError, ValidationError
@@ -535,6 +536,7 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
         currency=quote.currency,
         reserved_until=orders.reservation_end(method, datetime.now(UTC)),
         actor=quote.email,
+        vat_id=_vat_id(quote),
     )
     orders.note(order, "from quote", actor=quote.email, text=quote.reference or "")
     quote.order_id = order.id
@@ -545,6 +547,15 @@ def accept(quote: Quote, *, method: PaymentMethod, shipping_address: str) -> Ord
         orders.queue_confirmation(order)
     db.session.flush()
     return order
+
+
+def _vat_id(quote: Quote) -> str:
+    """The VAT ID the request gave, when it is one of the country the quote ships to (then an
+    EU business is reverse charged); otherwise the order is taxed as for a consumer."""
+    try:
+        return tax.check_vat_id(quote.vat_number or "", quote.country)
+    except tax.InvalidVatId:
+        return ""
 
 
 def card_checkout_started(quote: Quote) -> None:
