@@ -108,9 +108,14 @@ class RequestDraft:
 
 @dataclass(frozen=True)
 class Totals:
+    """A priced quote's net subtotal and shipping, its VAT (as the order will carry it) and
+    the gross total the buyer pays."""
+
     subtotal: int
     shipping: int
     total: int
+    tax: int = 0
+    tax_label: str = ""
 
 
 def today() -> date:
@@ -256,8 +261,16 @@ def totals(quote: Quote) -> Totals | None:
     """What the quote costs, once every line has a price and shipping is set."""
     if quote.shipping_amount is None or any(x.unit_amount is None for x in quote.lines):
         return None
-    subtotal = sum((x.unit_amount or 0) * x.quantity for x in quote.lines)
-    return Totals(subtotal, quote.shipping_amount, subtotal + quote.shipping_amount)
+    nets = [(x.unit_amount or 0) * x.quantity for x in quote.lines]
+    subtotal = sum(nets)
+    vat = orders.tax_for(quote.country, _vat_id(quote), nets, quote.shipping_amount)
+    return Totals(
+        subtotal,
+        quote.shipping_amount,
+        subtotal + quote.shipping_amount + vat.amount,
+        tax=vat.amount,
+        tax_label=vat.label,
+    )
 
 
 def suggested_unit_amount(line: QuoteLine) -> int | None:
@@ -330,6 +343,8 @@ def proforma(quote: Quote) -> Document | None:
         total=amounts.total,
         status_note=f"Quote {quote.reference}. {valid}".strip(),
         notes=tuple(notes),
+        tax=amounts.tax,
+        tax_label=amounts.tax_label,
     )
 
 
@@ -367,9 +382,9 @@ def send_quote(
         raise ValidationError({"shipping": "Shipping cannot be negative."})
     if not today() <= valid_until <= today() + MAX_VALIDITY:
         raise ValidationError({"valid_until": "Choose a date from today to a year ahead."})
-    total = shipping_amount + sum(
-        line.quantity * amount for line, amount in zip(quote.lines, unit_amounts, strict=True)
-    )
+    nets = [line.quantity * amount for line, amount in zip(quote.lines, unit_amounts, strict=True)]
+    vat = orders.tax_for(quote.country, _vat_id(quote), nets, shipping_amount)
+    total = shipping_amount + sum(nets) + vat.amount
     if total > MAX_AMOUNT:
         # An order, and a card payment, can come to no more than that.
         raise ValidationError(
