@@ -8,6 +8,7 @@ from flask import current_app, render_template, session
 from shop.cart.services import free_shipping_gap, priced, shipping_for
 from shop.cart.session import current_cart
 from shop.checkout.forms import REMEMBERED, CheckoutForm
+from shop.money import SYMBOLS, ZERO_DECIMAL
 from shop.orders import services as orders
 from shop.tax import country_name
 
@@ -44,12 +45,24 @@ def render_cart_page(
         [p.line_total for p in cart.lines],
         shipping,
     )
+    settings = current_app.config["SHOP_SETTINGS"]
+    vat_config = {
+        "seller": settings.seller_country,
+        "rates": settings.vat_rates,
+        "names": {code: country_name(code) for code in settings.vat_rates},
+        "nets": [p.line_total for p in cart.lines],
+        "shipping": shipping,
+        "net": cart.subtotal + shipping,
+        "prefix": SYMBOLS.get(settings.currency, settings.currency.upper() + " "),
+        "decimals": 0 if settings.currency in ZERO_DECIMAL else 2,
+    }
     page = render_template(
         "cart/cart.html",
         cart=cart,
         shipping=shipping,
         vat=vat,
         vat_estimate=estimate,
+        vat_config=vat_config,
         seller_country_name=country_name(current_app.config["SHOP_SETTINGS"].seller_country),
         form=form,
         errors=errors or {},

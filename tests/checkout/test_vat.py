@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from shop.extensions import db
+from shop.mail.models import OutboxEmail
 from shop.orders.models import Order
 from tests.flows import add_to_cart, checkout, stock_needle
 from tests.flows import order as only_order
@@ -89,6 +91,10 @@ def test_an_eu_consumer_pays_the_rate_of_their_country_and_exports_pay_none(
     checkout(client, country="HU", payment_method="bank_transfer")
     order = only_order(stripe_app)
     assert (order.tax_treatment, order.tax_rate, order.tax_amount) == ("eu_distance", 2700, 2835)
+    with stripe_app.app_context():
+        mail = db.session.scalars(select(OutboxEmail)).one()
+        assert "Net: $105.00\nVAT 27 % (Hungary): $28.35\nTotal: $133.35" in mail.body_text
+        assert "Please transfer $133.35" in mail.body_text
     add_to_cart(client, 3)
     checkout(client, country="CH", email="other@clinic.example", payment_method="bank_transfer")
     with stripe_app.app_context():
