@@ -37,15 +37,15 @@ def render_cart_page(
             form.payment_method.data = "bank_transfer"
     shipping = shipping_for(cart.subtotal) if cart.lines else 0
     # The VAT for the country chosen in the form; before one is, the seller's own, said so.
+    settings = current_app.config["SHOP_SETTINGS"]
     country = str(form.country.data or "")
-    estimate = not country
     vat = orders.tax_for(
-        country or current_app.config["SHOP_SETTINGS"].seller_country,
+        country or settings.seller_country,
         str(form.vat_id.data or ""),
         [p.line_total for p in cart.lines],
         shipping,
     )
-    settings = current_app.config["SHOP_SETTINGS"]
+    # What static/js/vat.js needs to follow the form as it changes.
     vat_config = {
         "seller": settings.seller_country,
         "rates": settings.vat_rates,
@@ -61,13 +61,13 @@ def render_cart_page(
         cart=cart,
         shipping=shipping,
         vat=vat,
-        vat_estimate=estimate,
+        vat_estimate=not country,
         vat_config=vat_config,
-        seller_country_name=country_name(current_app.config["SHOP_SETTINGS"].seller_country),
+        seller_country_name=country_name(settings.seller_country),
         form=form,
         errors=errors or {},
         card_configured=card,
         free_shipping_gap=free_shipping_gap(cart.subtotal),
-        free_shipping_from=current_app.config["SHOP_SETTINGS"].free_shipping_from,
+        free_shipping_from=settings.free_shipping_from,
     )
     return page, status

@@ -303,7 +303,7 @@ def credit_note_for(order: Order, refund: Refund) -> Document:
         for allocation in line.allocations
         if allocation.id in restock
     ]
-    vat = packs_tax(order, restock)
+    vat = order.packs_tax(restock)
     rest = refund.amount - sum(line.line_total for line in lines) - vat
     if rest:
         # The rest is gross, like the refund: its net part and its VAT at the order's rate.
@@ -338,17 +338,6 @@ def credit_note_for(order: Order, refund: Refund) -> Document:
         tax=vat,
         tax_label=order.tax_label,
     )
-
-
-def packs_tax(order: Order, restock: dict[int, int]) -> int:
-    """The VAT these packs (by sold allocation id) carried: per line, their share of the
-    line's VAT, rounded half up."""
-    total = 0
-    for line in order.lines:
-        packs = sum(restock.get(a.id, 0) for a in line.allocations)
-        if packs:
-            total += tax.share(line.tax_amount, line.quantity, packs)
-    return total
 
 
 def _net_of(gross: int, rate: int) -> int:

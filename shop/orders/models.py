@@ -161,6 +161,15 @@ class Order(Base):
         """The VAT on shipping: the order's VAT less its lines'."""
         return self.tax_amount - sum(line.tax_amount for line in self.lines)
 
+    def packs_tax(self, restock: dict[int, int]) -> int:
+        """The VAT these packs (by sold allocation id) carried: per line, their share of the
+        line's VAT, rounded half up."""
+        total = 0
+        for line in self.lines:
+            packs = sum(restock.get(a.id, 0) for a in line.allocations)
+            total += tax.share(line.tax_amount, line.quantity, packs)
+        return total
+
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES

@@ -27,7 +27,6 @@ from shop.inventory import services as inventory
 from shop.mail.services import queue_mail
 from shop.money import format_money
 from shop.orders import lifecycle
-from shop.orders.documents import packs_tax
 from shop.orders.models import (
     Allocation,
     AllocationState,
@@ -714,7 +713,7 @@ def value_of_packs(order: Order, restock: dict[int, int]) -> int:
     prices, plus the share of their lines' VAT they carried."""
     price = {a.id: line.unit_amount for line in order.lines for a in line.allocations}
     net = sum(price.get(allocation_id, 0) * n for allocation_id, n in restock.items())
-    return net + packs_tax(order, restock)
+    return net + order.packs_tax(restock)
 
 
 def refund_made(refund: Refund, *, reference: str, status: RefundStatus, actor: str) -> bool:
