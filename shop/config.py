@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +49,68 @@ def _development_secret_key(instance_dir: Path) -> str:
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
+
+
+# Standard VAT rates of the EU member states in 2026, in basis points (1900 = 19 %).
+EU_STANDARD_RATES: dict[str, int] = {
+    "AT": 2000,
+    "BE": 2100,
+    "BG": 2000,
+    "CY": 1900,
+    "CZ": 2100,
+    "DE": 1900,
+    "DK": 2500,
+    "EE": 2400,
+    "ES": 2100,
+    "FI": 2550,
+    "FR": 2000,
+    "GR": 2400,
+    "HR": 2500,
+    "HU": 2700,
+    "IE": 2300,
+    "IT": 2200,
+    "LT": 2100,
+    "LU": 1700,
+    "LV": 2100,
+    "MT": 1800,
+    "NL": 2100,
+    "PL": 2300,
+    "PT": 2300,
+    "RO": 2100,
+    "SE": 2500,
+    "SI": 2200,
+    "SK": 2300,
+}
+
+
+def parse_rate(text: str) -> int:
+    """`"19"` → 1900, `"25.5"` → 2550: a percentage as basis points (ConfigError otherwise)."""
+    try:
+        percent = Decimal(text.strip())
+    except InvalidOperation:
+        raise ConfigError(f"{text!r} is not a percentage") from None
+    points = percent * 100
+    if not percent.is_finite() or points != points.to_integral_value() or not 0 <= percent < 100:
+        raise ConfigError(f"{text!r} is not a percentage from 0 to 100 with at most two decimals")
+    return int(points)
+
+
+def _vat_rates() -> dict[str, int]:
+    """The EU standard rates, with SHOP_VAT_RATES ("DE=19,FI=25.5") overriding entries."""
+    rates = dict(EU_STANDARD_RATES)
+    for item in _list("SHOP_VAT_RATES") or ():
+        country, _, percent = item.partition("=")
+        country = country.strip().upper()
+        if country not in EU_STANDARD_RATES:
+            raise ConfigError(
+                f"SHOP_VAT_RATES: {country!r} is not an EU member state (use GR for Greece); "
+                "deliveries outside the EU carry no VAT"
+            )
+        try:
+            rates[country] = parse_rate(percent)
+        except ConfigError as exc:
+            raise ConfigError(f"SHOP_VAT_RATES: {country}: {exc}") from None
+    return rates
 
 
 LOG_FORMATS = ("json", "text")
@@ -141,6 +204,11 @@ class Settings:
     # Only staff-verified professional buyers may check out and accept quotes.
     require_verified_buyers: bool = False
     waived: frozenset[str] = frozenset()
+    # VAT: the seller's country and VAT ID, and the standard rate (basis points, 1900 =
+    # 19 %) of every EU member state; SHOP_VAT_RATES overrides entries.
+    seller_country: str = "DE"
+    seller_vat_id: str = "DE136695976"
+    vat_rates: dict[str, int] = field(default_factory=lambda: dict(EU_STANDARD_RATES))
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -184,6 +252,12 @@ class Settings:
                 DEMO_BANK.items(), ("ACCOUNT_HOLDER", "IBAN", "BIC", "NAME"), strict=True
             )
         }
+        seller_country = (os.environ.get("SHOP_SELLER_COUNTRY") or "DE").strip().upper()
+        vat_rates = _vat_rates()
+        if seller_country not in vat_rates:
+            raise ConfigError(
+                f"SHOP_SELLER_COUNTRY must be an EU member state's code, got {seller_country!r}"
+            )
         settings = cls(
             database_url=database_url or "",
             secret_key=secret_key or "",
@@ -225,6 +299,9 @@ class Settings:
             log_format=log_format,
             require_verified_buyers=_flag("SHOP_REQUIRE_VERIFIED_BUYERS"),
             waived=waived,
+            seller_country=seller_country,
+            seller_vat_id=os.environ.get("SHOP_SELLER_VAT_ID") or cls.seller_vat_id,
+            vat_rates=vat_rates,
         )
         if production:
             settings.check_production(base_url_given=bool(base_url))

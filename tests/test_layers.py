@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "money": 0,
     "errors": 0,
     "countries": 0,
+    "tax": 1,
     "input_guard": 0,
     "extensions": 1,
     "urls": 1,

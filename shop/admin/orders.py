@@ -191,7 +191,14 @@ def refund_form(
                 ],
                 default=0,
                 # The page works out the amount from these as they are typed (refund.js).
-                render_kw={"min": 0, "max": most, "data-unit-amount": allocation.line.unit_amount},
+                render_kw={
+                    "min": 0,
+                    "max": most,
+                    "data-unit-amount": allocation.line.unit_amount,
+                    "data-line": allocation.line.id,
+                    "data-line-tax": allocation.line.tax_amount,
+                    "data-line-quantity": allocation.line.quantity,
+                },
             ),
         )
     return OrderRefundForm() if submitted else OrderRefundForm(formdata=None)
@@ -472,7 +479,7 @@ def order_refund(number: str) -> Response | tuple[str, int]:
     form = refund_form(_sold(order), orders.restockable(order), submitted=True)
     if not form.validate_on_submit():
         return _page(order, 422, refund=form)
-    # Left empty, the amount is what the packs going back were sold for.
+    # Left empty, the amount is what the packs going back were sold for, VAT included.
     amount = form.refund_amount.cents or orders.value_of_packs(order, form.restock())
     if amount <= 0:
         form.refund_amount.errors = [

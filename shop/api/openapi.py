@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 description of the products API."""
+"""The OpenAPI 3.1 description of the products API and of an order behind its link."""
 
 from __future__ import annotations
 
@@ -68,6 +68,67 @@ _PRODUCT = {
         "latex_free": {"type": "boolean"},
         "certifications": {"type": "array", "items": {"type": "string"}},
         "variants": {"type": "array", "items": {"$ref": "#/components/schemas/Variant"}},
+    },
+}
+
+_MONEY = {"type": "integer", "minimum": 0, "description": "Cents"}
+
+_ORDER_LINE = {
+    "type": "object",
+    "required": ["sku", "name", "quantity", "unit_amount", "net", "tax_amount"],
+    "properties": {
+        "sku": {"type": "string"},
+        "name": {"type": "string"},
+        "quantity": {"type": "integer", "minimum": 1, "description": "Packs"},
+        "unit_amount": {**_MONEY, "description": "Net cents per pack"},
+        "net": {**_MONEY, "description": "unit_amount × quantity"},
+        "tax_amount": {**_MONEY, "description": "The line's VAT, rounded half up"},
+    },
+}
+
+_ORDER = {
+    "type": "object",
+    "required": [
+        "number",
+        "status",
+        "currency",
+        "country",
+        "lines",
+        "subtotal",
+        "shipping",
+        "net",
+        "tax_amount",
+        "tax_rate",
+        "tax_treatment",
+        "tax_label",
+        "buyer_vat_id",
+        "total",
+    ],
+    "properties": {
+        "number": {"type": ["string", "null"]},
+        "status": {"type": "string"},
+        "currency": {"type": "string", "pattern": "^[a-z]{3}$"},
+        "country": {"type": "string", "description": "ISO 3166 code shipped to"},
+        "lines": {"type": "array", "items": {"$ref": "#/components/schemas/OrderLine"}},
+        "subtotal": {**_MONEY, "description": "The lines' net amounts"},
+        "shipping": {**_MONEY, "description": "Net shipping"},
+        "net": {**_MONEY, "description": "subtotal + shipping"},
+        "tax_amount": {
+            **_MONEY,
+            "description": "VAT: each line's and the shipping's, rounded half up on its own",
+        },
+        "tax_rate": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Basis points: 1900 is 19 %",
+        },
+        "tax_treatment": {
+            "type": "string",
+            "enum": ["domestic", "eu_distance", "reverse_charge", "export"],
+        },
+        "tax_label": {"type": "string", "description": "e.g. VAT 19 % (Germany)"},
+        "buyer_vat_id": {"type": "string", "description": "Empty when none was given"},
+        "total": {**_MONEY, "description": "Gross: net + tax_amount"},
     },
 }
 
@@ -215,9 +276,39 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/orders/{token}": {
+                "get": {
+                    "operationId": "getOrder",
+                    "summary": "An order behind its secret link: net, VAT and gross",
+                    "parameters": [
+                        {
+                            "name": "token",
+                            "in": "path",
+                            "required": True,
+                            "description": "The secret of the order's link in the buyer's email",
+                            "schema": {"type": "string", "pattern": NO_NUL},
+                        }
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The order",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Order"}
+                                }
+                            },
+                        },
+                        "400": error_response("The token holds a NUL byte"),
+                        "404": error_response("No order behind this link"),
+                        "405": error_response("Only GET is answered; `Allow` lists it"),
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {
+                "Order": _ORDER,
+                "OrderLine": _ORDER_LINE,
                 "Product": _PRODUCT,
                 "Variant": _VARIANT,
                 "PriceTier": _TIER,

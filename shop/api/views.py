@@ -1,4 +1,5 @@
-"""`/api/v1`: products as JSON, and the OpenAPI 3.1 description of them."""
+"""`/api/v1`: products as JSON, an order behind its secret link, and the OpenAPI 3.1
+description of them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from shop.catalog.models import Kind, Product
 from shop.extensions import db
 from shop.input_guard import MAX_PAGE, whole_number
 from shop.inventory.services import Availability, availability
+from shop.orders import services as orders
+from shop.orders.models import Order
 from shop.urls import external_url
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -113,6 +116,47 @@ def product(slug: str) -> Response:
     if found is None:
         abort(404, description=f"no product with slug {slug!r}")
     return jsonify(product_json(found, availability(found.variants)))
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """An order's figures as the buyer's invoice has them: net lines, shipping, VAT, gross."""
+    return {
+        "number": order.number,
+        "status": order.status,
+        "currency": order.currency,
+        "country": order.country,
+        "lines": [
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "quantity": line.quantity,
+                "unit_amount": line.unit_amount,
+                "net": line.line_total,
+                "tax_amount": line.tax_amount,
+            }
+            for line in order.lines
+        ],
+        "subtotal": order.subtotal,
+        "shipping": order.shipping_amount,
+        "net": order.net_total,
+        "tax_amount": order.tax_amount,
+        "tax_rate": order.tax_rate,
+        "tax_treatment": order.tax_treatment,
+        "tax_label": order.tax_label,
+        "buyer_vat_id": order.buyer_vat_id,
+        "total": order.total,
+    }
+
+
+@bp.get("/orders/<token>")
+def order(token: str) -> Response:
+    """The order behind its secret link (the one in the buyer's email), never cached."""
+    found = orders.by_token(token)
+    if found is None:
+        abort(404, description="no order behind this link")
+    response = jsonify(order_json(found))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.get("/openapi.json")

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from wtforms import RadioField, SelectField, StringField, TextAreaField
+from wtforms import Field, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from shop.countries import COUNTRIES
 from shop.forms import ShopForm, email_field
+from shop.tax import InvalidVatId, check_vat_id
 
 # The fields a buyer typed, kept in the session while they pay at Stripe so that a cancel
 # brings them back filled; the payment method is chosen again, a card never reaches us.
-REMEMBERED = ("email", "contact_name", "company", "phone", "shipping_address", "country")
+REMEMBERED = (
+    "email",
+    "contact_name",
+    "company",
+    "phone",
+    "shipping_address",
+    "country",
+    "vat_id",
+)
 
 
 class CheckoutForm(ShopForm):
@@ -44,6 +53,13 @@ class CheckoutForm(ShopForm):
         validators=[InputRequired("Choose the country we ship to.")],
         render_kw={"autocomplete": "shipping country"},
     )
+    # Pre-filled from the buyer's account when it has one; checked offline (format and check
+    # digits) against the country the order ships to.
+    vat_id = StringField(
+        "VAT ID (EU businesses)",
+        validators=[Optional(), Length(max=40)],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )
     payment_method = RadioField(
         "Payment",
         choices=[
@@ -53,3 +69,12 @@ class CheckoutForm(ShopForm):
         default="card",
         validators=[InputRequired("Choose how you will pay.")],
     )
+
+    def validate_vat_id(self, field: Field) -> None:
+        """A VAT ID of the country the order ships to, kept compact (`DE136695976`)."""
+        if not field.data or not self.country.data:
+            return
+        try:
+            field.data = check_vat_id(field.data, self.country.data)
+        except InvalidVatId as exc:
+            raise ValidationError(str(exc)) from None

@@ -10,6 +10,9 @@ from flask import current_app, render_template, request, session
 from shop.cart.services import free_shipping_gap, priced, shipping_for
 from shop.cart.session import current_cart
 from shop.checkout.forms import REMEMBERED, CheckoutForm
+from shop.money import SYMBOLS, ZERO_DECIMAL
+from shop.orders import services as orders
+from shop.tax import country_name
 
 DETAILS_KEY = "checkout_details"
 
@@ -57,14 +60,38 @@ def render_cart_page(
         if not card:
             form.payment_method.data = "bank_transfer"
     shipping = shipping_for(cart.subtotal) if cart.lines else 0
+    # The VAT for the country chosen in the form; before one is, the seller's own, said so.
+    settings = current_app.config["SHOP_SETTINGS"]
+    country = str(form.country.data or "")
+    vat = orders.tax_for(
+        country or settings.seller_country,
+        str(form.vat_id.data or ""),
+        [p.line_total for p in cart.lines],
+        shipping,
+    )
+    # What static/js/vat.js needs to follow the form as it changes.
+    vat_config = {
+        "seller": settings.seller_country,
+        "rates": settings.vat_rates,
+        "names": {code: country_name(code) for code in settings.vat_rates},
+        "nets": [p.line_total for p in cart.lines],
+        "shipping": shipping,
+        "net": cart.subtotal + shipping,
+        "prefix": SYMBOLS.get(settings.currency, settings.currency.upper() + " "),
+        "decimals": 0 if settings.currency in ZERO_DECIMAL else 2,
+    }
     page = render_template(
         "cart/cart.html",
         cart=cart,
         shipping=shipping,
+        vat=vat,
+        vat_estimate=not country,
+        vat_config=vat_config,
+        seller_country_name=country_name(settings.seller_country),
         form=form,
         errors=errors or {},
         card_configured=card,
         free_shipping_gap=free_shipping_gap(cart.subtotal),
-        free_shipping_from=current_app.config["SHOP_SETTINGS"].free_shipping_from,
+        free_shipping_from=settings.free_shipping_from,
     )
     return page, status

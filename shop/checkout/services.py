@@ -28,8 +28,11 @@ class TooManyOpenTransfers(ShopError):
     """This buyer has as many unpaid bank-transfer orders as the shop holds stock for."""
 
 
-def place_order(cart: Cart, *, contact: orders.Contact, method: PaymentMethod) -> Order:
-    """The order for this cart as it is now, with its stock reserved.
+def place_order(
+    cart: Cart, *, contact: orders.Contact, method: PaymentMethod, vat_id: str = ""
+) -> Order:
+    """The order for this cart as it is now, with its stock reserved and its VAT worked out
+    for the contact's country and the buyer's `vat_id` (checked by the form, "" for none).
 
     Pressing checkout twice (even at the same moment) gives the same order: the cart row
     is locked first, and an open order made from identical contents is returned again.
@@ -55,7 +58,8 @@ def place_order(cart: Cart, *, contact: orders.Contact, method: PaymentMethod) -
     )
     if method is PaymentMethod.CARD:
         for order in card_orders:
-            if order.cart_fingerprint == fingerprint and _still_reserved(order, now):
+            same_tax = (order.country, order.buyer_vat_id) == (contact.country, vat_id)
+            if order.cart_fingerprint == fingerprint and same_tax and _still_reserved(order, now):
                 return order
     still_payable = [o for o in card_orders if o.stripe_session_id]
     if still_payable:
@@ -81,6 +85,7 @@ def place_order(cart: Cart, *, contact: orders.Contact, method: PaymentMethod) -
         cart_id=cart.id,
         cart_fingerprint=fingerprint,
         user_id=cart.user_id,
+        vat_id=vat_id,
     )
 
 

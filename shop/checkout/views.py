@@ -46,12 +46,14 @@ def checkout_limit() -> str:
 log = logging.getLogger(__name__)
 
 
-def _place(cart: Cart, contact: orders.Contact, method: PaymentMethod) -> Order | BaseResponse:
+def _place(
+    cart: Cart, contact: orders.Contact, method: PaymentMethod, vat_id: str
+) -> Order | BaseResponse:
     """The order for the cart, after closing at Stripe every earlier card checkout of it
     (so the buyer can never pay twice); a response when that cannot be done."""
     for _attempt in range(3):
         try:
-            return services.place_order(cart, contact=contact, method=method)
+            return services.place_order(cart, contact=contact, method=method, vat_id=vat_id)
         except services.CheckoutStillOpen as exc:
             earlier = exc.orders
             db.session.rollback()
@@ -106,7 +108,7 @@ def checkout() -> ResponseReturnValue:
         country=form.country.data,
     )
     try:
-        placed = _place(cart, contact, method)
+        placed = _place(cart, contact, method, (form.vat_id.data or "").strip())
     except InsufficientStock as exc:
         db.session.rollback()
         errors = {sku: f"Only {packs(n)} left." for sku, n in exc.shortages.items()}

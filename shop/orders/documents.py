@@ -23,15 +23,32 @@ from typing import cast
 from fpdf import FPDF
 from fpdf.enums import Align, MethodReturnValue, XPos, YPos
 
+from shop import tax
+from shop.config import Settings
 from shop.money import format_money
 from shop.orders.models import AllocationState, Order, OrderStatus, PaymentMethod, Refund
 
-SELLER: tuple[str, ...] = (
-    "Meso Needle Works",
-    "Unit 4, 12 Harbour Road, 20457 Hamburg, Germany",
-    "VAT ID DE000000000",
-    "billing@meso-needles.example.com",
-)
+
+def seller_lines(vat_id: str) -> tuple[str, ...]:
+    """The seller's block at the top of every document, with its VAT ID."""
+    return (
+        "Meso Needle Works",
+        "Unit 4, 12 Harbour Road, 20457 Hamburg, Germany",
+        f"VAT ID {vat_id}",
+        "billing@meso-needles.example.com",
+    )
+
+
+SELLER: tuple[str, ...] = seller_lines(Settings.seller_vat_id)
+
+
+def shop_seller() -> tuple[str, ...]:
+    """The seller's block with the VAT ID of the shop's settings (SHOP_SELLER_VAT_ID)."""
+    from flask import current_app, has_app_context
+
+    settings = current_app.config.get("SHOP_SETTINGS") if has_app_context() else None
+    return seller_lines(settings.seller_vat_id) if settings is not None else SELLER
+
 
 FOOTER_NOTICE = "Sterile single-use medical devices. Keep lot numbers for traceability."
 
@@ -79,9 +96,11 @@ class Document:
     lines: tuple[DocumentLine, ...]
     subtotal: int
     shipping: int
-    total: int
+    total: int  # gross: subtotal + shipping + tax
     status_note: str = ""  # e.g. "Paid by card on 2026-11-22", transfer instructions
     notes: tuple[str, ...] = ()  # free paragraphs, e.g. how long a quote is valid
+    tax: int = 0  # VAT on lines and shipping
+    tax_label: str = ""  # "VAT 19 % (Germany)", "Reverse charge", "Export: no VAT"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "currency", str(self.currency).lower())
@@ -92,13 +111,14 @@ class Document:
 
     def check(self) -> None:
         """Raise ValueError unless lines, subtotal, shipping and total add up."""
-        for name in ("subtotal", "shipping", "total"):
+        for name in ("subtotal", "shipping", "total", "tax"):
             _check_int(name, getattr(self, name))
         for line in self.lines:
             line.check()
-        if self.total != self.subtotal + self.shipping:
+        if self.total != self.subtotal + self.shipping + self.tax:
             raise ValueError(
                 f"total {self.total} != subtotal {self.subtotal} + shipping {self.shipping}"
+                f" + tax {self.tax}"
             )
         lines_sum = sum(line.line_total for line in self.lines)
         if lines_sum != self.subtotal:
@@ -191,9 +211,16 @@ def invoice_for(order: Order, *, bank_details: str | None = None) -> Document:
     number = order.number or f"ORDER-{order.id}"
     issued_on = _day(order.created_at) or datetime.now(UTC).date()
     address = [part.strip() for part in (order.shipping_address or "").splitlines()]
+    vat_id = f"VAT ID {order.buyer_vat_id}" if order.buyer_vat_id else ""
     bill_to = tuple(
         part
-        for part in (order.company, order.contact_name, *address, _country_name(order.country))
+        for part in (
+            order.company,
+            order.contact_name,
+            *address,
+            _country_name(order.country),
+            vat_id,
+        )
         if part and part.strip()
     )
     lines = tuple(
@@ -211,7 +238,7 @@ def invoice_for(order: Order, *, bank_details: str | None = None) -> Document:
         )
         for line in order.lines
     )
-    notes: list[str] = []
+    notes: list[str] = _tax_notes(order)
     shipped_on = _day(order.shipped_at)
     if order.status == OrderStatus.SHIPPED.value and shipped_on:
         shipped = f"Shipped on {shipped_on:%Y-%m-%d}"
@@ -239,7 +266,22 @@ def invoice_for(order: Order, *, bank_details: str | None = None) -> Document:
         total=order.total,
         status_note=_status_note(order, number, bank_details),
         notes=tuple(notes),
+        tax=order.tax_amount,
+        tax_label=order.tax_label,
     )
+
+
+def _tax_notes(order: Order) -> list[str]:
+    """The reverse-charge or export note, with both VAT IDs where the law asks for them."""
+    text = tax.note(order.tax_treatment)
+    if not text:
+        return []
+    if order.tax_treatment == tax.Treatment.REVERSE_CHARGE:
+        seller_vat_id = shop_seller()[2].removeprefix("VAT ID ")
+        text += f". Seller's VAT ID {seller_vat_id}; buyer's VAT ID {order.buyer_vat_id}."
+    else:
+        text += "."
+    return [text]
 
 
 def credit_note_for(order: Order, refund: Refund) -> Document:
@@ -261,15 +303,19 @@ def credit_note_for(order: Order, refund: Refund) -> Document:
         for allocation in line.allocations
         if allocation.id in restock
     ]
-    rest = refund.amount - sum(line.line_total for line in lines)
+    vat = order.packs_tax(restock)
+    rest = refund.amount - sum(line.line_total for line in lines) - vat
     if rest:
+        # The rest is gross, like the refund: its net part and its VAT at the order's rate.
+        rest_net = _net_of(rest, order.tax_rate)
+        vat += rest - rest_net
         lines.append(
             DocumentLine(
                 sku="",
                 description="Refund" if rest > 0 else "Kept (not refunded)",
                 quantity=1,
-                unit_amount=rest,
-                line_total=rest,
+                unit_amount=rest_net,
+                line_total=rest_net,
             )
         )
     made_on = _day(refund.updated_at) or datetime.now(UTC).date()
@@ -284,12 +330,19 @@ def credit_note_for(order: Order, refund: Refund) -> Document:
         currency=order.currency,
         bill_to=invoice_for(order).bill_to,
         lines=tuple(lines),
-        subtotal=refund.amount,
+        subtotal=refund.amount - vat,
         shipping=0,
         total=refund.amount,
         status_note=f"Refunded {how} on {made_on:%Y-%m-%d}.",
-        notes=tuple(notes),
+        notes=tuple(notes + _tax_notes(order)),
+        tax=vat,
+        tax_label=order.tax_label,
     )
+
+
+def _net_of(gross: int, rate: int) -> int:
+    """The net part of a gross amount at `rate` basis points, rounded half up."""
+    return (2 * gross * 10_000 + 10_000 + rate) // (2 * (10_000 + rate))
 
 
 # --------------------------------------------------------------------------------------
@@ -650,15 +703,20 @@ class _DocumentPDF(FPDF):
 
     def totals(self) -> None:
         doc = self.doc
-        rows = (
+        rows: tuple[tuple[str, str], ...] = (
             ("Subtotal", format_money(doc.subtotal, doc.currency)),
             ("Shipping", format_money(doc.shipping, doc.currency)),
         )
+        if doc.tax_label:
+            rows += (
+                ("Net", format_money(doc.subtotal + doc.shipping, doc.currency)),
+                (doc.tax_label, format_money(doc.tax, doc.currency)),
+            )
         block_h = 2 + 6 * len(rows) + 10
         if self.get_y() + block_h > self.page_break_trigger:
             self.add_page()
         self.ln(2)
-        label_w, value_w = 40.0, 35.0
+        label_w, value_w = 60.0, 35.0
         x = self.w - MARGIN - label_w - value_w
         for label, value in rows:
             self.set_x(x)
@@ -726,13 +784,14 @@ class _DocumentPDF(FPDF):
         self.status_and_notes()
 
 
-def render_pdf(doc: Document, *, seller: tuple[str, ...] = SELLER) -> bytes:
-    """The document as PDF bytes; the same document always gives the same bytes.
+def render_pdf(doc: Document, *, seller: tuple[str, ...] | None = None) -> bytes:
+    """The document as PDF bytes; the same document always gives the same bytes. The seller
+    is the shop's (with SHOP_SELLER_VAT_ID) unless given.
 
     Raises ValueError when its amounts do not add up.
     """
     doc.check()
-    seller = tuple(seller)
+    seller = tuple(shop_seller() if seller is None else seller)
     # Drawn twice: the first pass counts the pages for "Page n of N".
     draft = _DocumentPDF(doc, seller, page_count=None)
     draft.build()

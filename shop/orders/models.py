@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from shop import tax
 from shop.db import Base, utcnow
 
 
@@ -59,7 +60,12 @@ class PaymentMethod(enum.StrEnum):
 class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint("total = subtotal + shipping_amount", name="total_adds_up"),
+        CheckConstraint("total = subtotal + shipping_amount + tax_amount", name="total_adds_up"),
+        CheckConstraint("tax_amount >= 0", name="tax_nonnegative"),
+        CheckConstraint(
+            "tax_treatment IN ('domestic', 'eu_distance', 'reverse_charge', 'export')",
+            name="tax_treatment_known",
+        ),
         CheckConstraint(
             "amount_refunded >= 0 AND amount_refunded <= total", name="refund_within_total"
         ),
@@ -98,8 +104,15 @@ class Order(Base):
     shipping_address: Mapped[str] = mapped_column(Text)
     country: Mapped[str] = mapped_column(String(2))
     currency: Mapped[str] = mapped_column(String(3))
+    # Net amounts (prices are net): the lines, shipping; then the VAT on both, and the
+    # gross total the buyer pays.
     subtotal: Mapped[int] = mapped_column(Integer)
     shipping_amount: Mapped[int] = mapped_column(Integer)
+    tax_amount: Mapped[int] = mapped_column(Integer, default=0)
+    # Basis points (1900 = 19 %) and how the order is taxed (shop.tax.Treatment).
+    tax_rate: Mapped[int] = mapped_column(Integer, default=0)
+    tax_treatment: Mapped[str] = mapped_column(String(16), default="domestic")
+    buyer_vat_id: Mapped[str] = mapped_column(String(40), default="")
     total: Mapped[int] = mapped_column(Integer)
     # Money received for this order (its total once paid) and refunded of it, in cents.
     amount_paid: Mapped[int] = mapped_column(Integer, default=0)
@@ -140,6 +153,35 @@ class Order(Base):
         return OrderStatus(self.status).label
 
     @property
+    def net_total(self) -> int:
+        """Lines and shipping before VAT."""
+        return self.subtotal + self.shipping_amount
+
+    @property
+    def tax_label(self) -> str:
+        """`VAT 19 % (Germany)`, `Reverse charge` or `Export: no VAT`."""
+        return tax.label(self.tax_treatment, self.tax_rate, self.country)
+
+    @property
+    def tax_note(self) -> str:
+        """The reverse-charge or export note ("" when none)."""
+        return tax.note(self.tax_treatment)
+
+    @property
+    def shipping_tax(self) -> int:
+        """The VAT on shipping: the order's VAT less its lines'."""
+        return self.tax_amount - sum(line.tax_amount for line in self.lines)
+
+    def packs_tax(self, restock: dict[int, int]) -> int:
+        """The VAT these packs (by sold allocation id) carried: per line, their share of the
+        line's VAT, rounded half up."""
+        total = 0
+        for line in self.lines:
+            packs = sum(restock.get(a.id, 0) for a in line.allocations)
+            total += tax.share(line.tax_amount, line.quantity, packs)
+        return total
+
+    @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
@@ -162,6 +204,7 @@ class OrderLine(Base):
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_amount > 0", name="unit_amount_positive"),
         CheckConstraint("line_total = unit_amount * quantity", name="line_total_adds_up"),
+        CheckConstraint("tax_amount >= 0", name="tax_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -173,6 +216,8 @@ class OrderLine(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_amount: Mapped[int] = mapped_column(Integer)
     line_total: Mapped[int] = mapped_column(Integer)
+    # The line's VAT in cents, its net line_total taxed at the order's rate, rounded half up.
+    tax_amount: Mapped[int] = mapped_column(Integer, default=0)
 
     order: Mapped[Order] = relationship(back_populates="lines")
     allocations: Mapped[list[Allocation]] = relationship(

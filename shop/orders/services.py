@@ -19,6 +19,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select
 
+from shop import tax
 from shop.catalog.models import Variant
 from shop.errors import ShopError, ValidationError
 from shop.extensions import db
@@ -105,10 +106,21 @@ def create_order(
     cart_id: int | None = None,
     cart_fingerprint: str = "",
     user_id: int | None = None,
+    vat_id: str = "",
 ) -> Order:
     """An order whose stock is reserved until `reserved_until` (raises InsufficientStock,
-    having changed nothing). Call `lock()` first in the transaction."""
+    having changed nothing). Call `lock()` first in the transaction.
+
+    Prices are net: the VAT for the contact's country and the buyer's `vat_id` (checked
+    before, "" for none) is added to each line and to shipping, and the total is gross.
+    """
     subtotal = sum(line.unit_amount * line.quantity for line in lines)
+    vat = tax_for(
+        contact.country,
+        vat_id,
+        [line.unit_amount * line.quantity for line in lines],
+        shipping_amount,
+    )
     order = Order(
         token=secrets.token_urlsafe(32),
         cart_id=cart_id,
@@ -123,13 +135,17 @@ def create_order(
         currency=currency,
         subtotal=subtotal,
         shipping_amount=shipping_amount,
-        total=subtotal + shipping_amount,
+        tax_amount=vat.amount,
+        tax_rate=vat.rate,
+        tax_treatment=vat.treatment.value,
+        buyer_vat_id=vat_id,
+        total=subtotal + shipping_amount + vat.amount,
         amount_paid=0,
         amount_refunded=0,
         reserved_until=reserved_until,
         **contact.__dict__,
     )
-    for line in lines:
+    for line, line_tax in zip(lines, vat.line_taxes, strict=True):
         variant = line.variant
         order.lines.append(
             OrderLine(
@@ -140,6 +156,7 @@ def create_order(
                 quantity=line.quantity,
                 unit_amount=line.unit_amount,
                 line_total=line.unit_amount * line.quantity,
+                tax_amount=line_tax,
             )
         )
     _reserve(order, {x.variant.id: x.variant for x in lines if x.variant is not None})
@@ -151,6 +168,15 @@ def create_order(
     order.number = f"{datetime.now(UTC):%Y}-{order.id:06d}"
     db.session.flush()
     return order
+
+
+def tax_for(country: str, vat_id: str, line_nets: list[int], shipping: int) -> tax.Tax:
+    """The VAT of a delivery to `country` by the shop's rules (settings), per line and on
+    shipping: what an order made now would carry."""
+    rules = tax.rules(current_app.config["SHOP_SETTINGS"])
+    return tax.work_out(
+        rules, destination=country, vat_id=vat_id, line_nets=line_nets, shipping=shipping
+    )
 
 
 def _reserve(order: Order, variants: Mapping[int, Variant]) -> None:
@@ -747,9 +773,11 @@ REFUND_MOVES: dict[RefundStatus, frozenset[RefundStatus]] = {
 
 
 def value_of_packs(order: Order, restock: dict[int, int]) -> int:
-    """What these packs (by sold allocation id) were sold for, at their lines' prices."""
+    """What these packs (by sold allocation id) were sold for, gross: at their lines' net
+    prices, plus the share of their lines' VAT they carried."""
     price = {a.id: line.unit_amount for line in order.lines for a in line.allocations}
-    return sum(price.get(allocation_id, 0) * n for allocation_id, n in restock.items())
+    net = sum(price.get(allocation_id, 0) * n for allocation_id, n in restock.items())
+    return net + order.packs_tax(restock)
 
 
 def refund_made(refund: Refund, *, reference: str, status: RefundStatus, actor: str) -> bool:

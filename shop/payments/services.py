@@ -78,6 +78,8 @@ def start_checkout(order: Order) -> str:
             for line in order.lines
         ],
         shipping_amount=order.shipping_amount,
+        tax_amount=order.tax_amount,
+        tax_label=order.tax_label,
         email=order.email,
         success_url=external_url("checkout.success") + "?session_id={CHECKOUT_SESSION_ID}",
         cancel_url=external_url("checkout.cancel", order=order.token),

@@ -10,7 +10,7 @@ from typing import Any
 import stripe
 from flask import current_app
 from stripe._base_address import BaseAddresses
-from stripe.params.checkout import SessionCreateParams
+from stripe.params.checkout import SessionCreateParams, SessionCreateParamsLineItem
 
 from shop.config import Settings
 
@@ -85,6 +85,9 @@ class CheckoutRequest:
     currency: str
     lines: list[CheckoutLine]
     shipping_amount: int
+    # The order's VAT (on goods and shipping), charged as a line of its own when above zero.
+    tax_amount: int
+    tax_label: str
     email: str
     success_url: str
     cancel_url: str
@@ -122,8 +125,31 @@ def _state(session: stripe.checkout.Session) -> SessionState:
 
 
 def create_checkout_session(request: CheckoutRequest) -> SessionState:
-    """A hosted Checkout Session for the order: price_data lines in cents, shipping as a
-    shipping option, the order's id in client_reference_id and metadata."""
+    """A hosted Checkout Session for the order: price_data lines in cents, the VAT as one
+    more line ("VAT 19 % (Germany)"), shipping as a shipping option, the order's id in
+    client_reference_id and metadata. Its amount_total is the order's gross total."""
+    line_items: list[SessionCreateParamsLineItem] = [
+        {
+            "quantity": line.quantity,
+            "price_data": {
+                "currency": request.currency,
+                "unit_amount": line.unit_amount,
+                "product_data": {"name": line.name, "description": line.description},
+            },
+        }
+        for line in request.lines
+    ]
+    if request.tax_amount > 0:
+        line_items.append(
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": request.currency,
+                    "unit_amount": request.tax_amount,
+                    "product_data": {"name": request.tax_label},
+                },
+            }
+        )
     params: SessionCreateParams = {
         "mode": "payment",
         "client_reference_id": str(request.order_id),
@@ -132,17 +158,7 @@ def create_checkout_session(request: CheckoutRequest) -> SessionState:
             "metadata": {"order_id": str(request.order_id), "order_number": request.order_number},
         },
         "customer_email": request.email,
-        "line_items": [
-            {
-                "quantity": line.quantity,
-                "price_data": {
-                    "currency": request.currency,
-                    "unit_amount": line.unit_amount,
-                    "product_data": {"name": line.name, "description": line.description},
-                },
-            }
-            for line in request.lines
-        ],
+        "line_items": line_items,
         "shipping_options": [
             {
                 "shipping_rate_data": {

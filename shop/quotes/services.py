@@ -19,6 +19,7 @@ from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
+from shop import tax
 from shop.cart.models import Cart
 from shop.cart.services import priced, variant_by_sku
 from shop.config import grouped_iban
@@ -136,9 +137,14 @@ SUPPLY_LABELS = {
 
 @dataclass(frozen=True)
 class Totals:
+    """A priced quote's net subtotal and shipping, its VAT (as the order will carry it) and
+    the gross total the buyer pays."""
+
     subtotal: int
     shipping: int
     total: int
+    tax: int = 0
+    tax_label: str = ""
 
 
 def today() -> date:
@@ -308,8 +314,16 @@ def totals(quote: Quote) -> Totals | None:
     """What the quote costs, once every line has a price and shipping is set."""
     if quote.shipping_amount is None or any(x.unit_amount is None for x in quote.lines):
         return None
-    subtotal = sum((x.unit_amount or 0) * x.quantity for x in quote.lines)
-    return Totals(subtotal, quote.shipping_amount, subtotal + quote.shipping_amount)
+    nets = [(x.unit_amount or 0) * x.quantity for x in quote.lines]
+    subtotal = sum(nets)
+    vat = orders.tax_for(quote.country, _vat_id(quote), nets, quote.shipping_amount)
+    return Totals(
+        subtotal,
+        quote.shipping_amount,
+        subtotal + quote.shipping_amount + vat.amount,
+        tax=vat.amount,
+        tax_label=vat.label,
+    )
 
 
 def suggested_unit_amount(line: QuoteLine) -> int | None:
@@ -467,6 +481,8 @@ def proforma(quote: Quote) -> Document | None:
         total=amounts.total,
         status_note=f"Quote {quote.reference}. {valid}".strip(),
         notes=tuple(notes),
+        tax=amounts.tax,
+        tax_label=amounts.tax_label,
     )
 
 
@@ -494,9 +510,9 @@ def _price(
         raise ValidationError({"shipping": "Shipping cannot be negative."})
     if not today() <= valid_until <= today() + MAX_VALIDITY:
         raise ValidationError({"valid_until": "Choose a date from today to a year ahead."})
-    total = shipping_amount + sum(
-        line.quantity * amount for line, amount in zip(quote.lines, unit_amounts, strict=True)
-    )
+    nets = [line.quantity * amount for line, amount in zip(quote.lines, unit_amounts, strict=True)]
+    vat = orders.tax_for(quote.country, _vat_id(quote), nets, shipping_amount)
+    total = shipping_amount + sum(nets) + vat.amount
     if total > MAX_AMOUNT:
         # An order, and a card payment, can come to no more than that.
         raise ValidationError(
@@ -841,6 +857,7 @@ def accept(
         currency=quote.currency,
         reserved_until=orders.reservation_end(method, datetime.now(UTC)),
         actor=quote.email,
+        vat_id=_vat_id(quote),
     )
     orders.note(order, "from quote", actor=quote.email, text=quote.reference or "")
     quote.order_id = order.id
@@ -937,6 +954,15 @@ def waiting_count() -> int:
         )
         or 0
     )
+
+
+def _vat_id(quote: Quote) -> str:
+    """The VAT ID the request gave, when it is one of the country the quote ships to (then an
+    EU business is reverse charged); otherwise the order is taxed as for a consumer."""
+    try:
+        return tax.check_vat_id(quote.vat_number or "", quote.country)
+    except tax.InvalidVatId:
+        return ""
 
 
 def card_checkout_started(quote: Quote) -> None:

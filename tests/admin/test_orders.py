@@ -246,10 +246,11 @@ def test_order_page_shows_lines_lots_payment_contact_and_history(
     assert f"<h1>Order {order.number}</h1>" in html
     assert "EARLY (" in html and "LATE (" in html and "5 sold" in html and "7 sold" in html
     assert order.stripe_session_id in html and order.stripe_payment_intent in html
-    assert "$346.20" in html and "Calle Mayor 1" in html and "buyer@clinic.example" in html
+    assert "$418.90" in html and "Calle Mayor 1" in html and "buyer@clinic.example" in html
     assert "checkout session" in html and "return page" in html  # history: what and who
     assert "Mark shipped" in html and "Refund through Stripe" in html
-    assert "Cancel and refund $346.20" in html
+    assert "VAT 21 % (Spain)" in html and "$72.70" in html
+    assert "Cancel and refund $418.90" in html
     assert "Bank transfer received" not in html
 
 
@@ -388,9 +389,9 @@ def test_cancel_paid_order_refunds_in_full_and_restocks(
     response = _post(staff_client, order, "cancel", cancel_reason="clinic closed", restock_all="y")
     assert response.status_code == 303
     cancelled = only_order(stocked)
-    assert cancelled.status == "cancelled" and cancelled.amount_refunded == 34620
+    assert cancelled.status == "cancelled" and cancelled.amount_refunded == 41890
     charge = stripe_standin.charge_object(order.stripe_session_id)
-    assert charge["amount_refunded"] == 34620 and charge["refunded"] is True
+    assert charge["amount_refunded"] == 41890 and charge["refunded"] is True
     assert lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
     assert sorted(r[:2] for r in _returned(stocked)) == [("EARLY", 5), ("LATE", 7)]
     actions = [a for who, a, _ in _history(stocked) if who == STAFF]
@@ -422,30 +423,30 @@ def test_full_refund_with_restock_then_webhooks_find_nothing_new(
         staff_client,
         order,
         "refund",
-        refund_amount="346.20",
+        refund_amount="418.90",
         refund_reason="wrong needles sent",
         **{f"restock_{ids['EARLY']}": "5", f"restock_{ids['LATE']}": "7"},
     )
     assert response.status_code == 303
     refunded = only_order(stocked)
-    assert refunded.amount_refunded == 34620 and refunded.status == "paid"
+    assert refunded.amount_refunded == 41890 and refunded.status == "paid"
     (refund,) = stripe_standin.refunds.values()
-    assert refund["amount"] == 34620 and refund["payment_intent"] == order.stripe_payment_intent
+    assert refund["amount"] == 41890 and refund["payment_intent"] == order.stripe_payment_intent
     assert refund["metadata"] == {
         "order_id": str(order.id),
         "order_number": order.number,
         "refund_request": refund["metadata"]["refund_request"],
     }
     assert refund["metadata"]["refund_request"].startswith(f"refund-{order.id}-")
-    assert stripe_standin.charge_object(order.stripe_session_id)["amount_refunded"] == 34620
+    assert stripe_standin.charge_object(order.stripe_session_id)["amount_refunded"] == 41890
     assert lots(stocked) == {"EARLY": (5, 0), "LATE": (30, 0)}
     reason = f"order {order.number} returned"
     assert sorted(_returned(stocked)) == [("EARLY", 5, STAFF, reason), ("LATE", 7, STAFF, reason)]
     ((who, action, note),) = [e for e in _history(stocked) if e[1] == "refunded"]
-    assert who == STAFF and note.startswith(f"{refund['id']}: $346.20 refunded")
+    assert who == STAFF and note.startswith(f"{refund['id']}: $418.90 refunded")
     assert "wrong needles sent" in note and "5 × MN-32G-4MM-100 lot EARLY" in note
     page = staff_client.get(response.location).get_data(as_text=True)
-    assert "Refund made: $346.20 of $346.20 refunded in all." in page
+    assert "Refund made: $418.90 of $418.90 refunded in all." in page
     assert "Refund through Stripe" not in page  # nothing remains to refund
     # Stripe's events about the same refund change nothing.
     assert (
@@ -457,7 +458,7 @@ def test_full_refund_with_restock_then_webhooks_find_nothing_new(
         _send(staff_client, stripe_standin.event("charge.refunded", charge)).get_json()["outcome"]
         == "no change"
     )
-    assert only_order(stocked).amount_refunded == 34620
+    assert only_order(stocked).amount_refunded == 41890
 
 
 def test_partial_refund_restocks_the_chosen_packs_and_never_more_than_remains(
@@ -477,9 +478,9 @@ def test_partial_refund_restocks_the_chosen_packs_and_never_more_than_remains(
     too_many = _post(staff_client, order, "refund", refund_amount="1.00", **{late: "6"})
     assert too_many.status_code == 422
     assert "Enter a number from 0 to 5." in too_many.get_data(as_text=True)
-    too_much = _post(staff_client, order, "refund", refund_amount="291.01")
+    too_much = _post(staff_client, order, "refund", refund_amount="363.71")
     assert too_much.status_code == 422
-    assert "At most $291.00 remains to be refunded" in too_much.get_data(as_text=True)
+    assert "At most $363.70 remains to be refunded" in too_much.get_data(as_text=True)
     for bad, message in (
         ("12.505", "“12.505” could be read two ways"),
         ("1e3", "Enter an amount like 45.00."),
@@ -491,9 +492,9 @@ def test_partial_refund_restocks_the_chosen_packs_and_never_more_than_remains(
         assert message in bad_amount.get_data(as_text=True)
     assert len(stripe_standin.refunds) == 1
     # The rest, in a second refund.
-    assert _post(staff_client, order, "refund", refund_amount="291").status_code == 303
-    assert only_order(stocked).amount_refunded == 34620
-    assert stripe_standin.charge_object(order.stripe_session_id)["amount_refunded"] == 34620
+    assert _post(staff_client, order, "refund", refund_amount="363.70").status_code == 303
+    assert only_order(stocked).amount_refunded == 41890
+    assert stripe_standin.charge_object(order.stripe_session_id)["amount_refunded"] == 41890
 
 
 def test_a_refund_of_packs_going_back_works_out_its_amount_and_tells_the_buyer(
@@ -517,15 +518,16 @@ def test_a_refund_of_packs_going_back_works_out_its_amount_and_tells_the_buyer(
     )
     assert response.status_code == 303
     paid = only_order(stocked)
-    assert paid.amount_refunded == 2 * 2760
+    # The packs' net price and their share of the line's VAT (21 % of 12 packs: $69.55).
+    assert paid.amount_refunded == 2 * 2760 + 1159
     with stocked.app_context():
         mail = db.session.scalars(
             select(OutboxEmail).where(OutboxEmail.subject.contains("refunded"))
         ).all()
     assert [m.to for m in mail] == [BUYER["email"]]
     text = mail[0].body_text
-    assert f"we have refunded $55.20 for your order {order.number}" in text
-    assert "Refunded for this order in all: $55.20 of $346.20." in text
+    assert f"we have refunded $66.79 for your order {order.number}" in text
+    assert "Refunded for this order in all: $66.79 of $418.90." in text
     link = re.search(r"Your credit note: (\S+)", text)
     assert link
     path = link.group(1).removeprefix("http://127.0.0.1:5000")
@@ -536,9 +538,11 @@ def test_a_refund_of_packs_going_back_works_out_its_amount_and_tells_the_buyer(
     pdf_text = _pdf_text(note.data)
     assert "Credit note" in pdf_text and "Returned: Meso Needle 32G" in pdf_text
     assert "LATE" in pdf_text and "55.20" in pdf_text and "two packs came back" in pdf_text
+    flat = " ".join(pdf_text.split())
+    assert "Net $55.20" in flat and "VAT 21 % (Spain) $11.59" in flat and "$66.79" in flat
     order_page = buyer.get(f"/orders/{paid.token}").get_data(as_text=True)
-    assert "credit note" in order_page and "−$55.20" in order_page
-    assert "Paid after refunds" in order_page and "$291.00" in order_page
+    assert "credit note" in order_page and "−$66.79" in order_page
+    assert "Paid after refunds" in order_page and "$352.11" in order_page
     invoice = _pdf_text(buyer.get(f"/orders/{paid.token}/invoice.pdf").data)
     assert f"credit note {order.number}-C1" in invoice
     # Someone else's refund id, or a made-up one, is not there.
@@ -609,7 +613,7 @@ def test_stripe_refusal_is_shown_and_changes_nothing(
 ) -> None:
     order = _paid_card_order(stocked, stripe_standin)
     # Refunded in Stripe's dashboard meanwhile; its webhook has not come yet.
-    stripe_standin.refund_object(order.stripe_session_id, amount=34000, record=True)
+    stripe_standin.refund_object(order.stripe_session_id, amount=41500, record=True)
     response = _post(staff_client, order, "refund", refund_amount="10")
     assert response.status_code == 422
     assert "Stripe made no refund: Refund amount ($10.00) is greater than unrefunded amount" in (
@@ -627,8 +631,8 @@ def test_bank_transfer_marked_paid_sells_the_stock(
     _buy(stocked.test_client(), 4, method="bank_transfer")
     order = only_order(stocked)
     page = staff_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
-    assert 'value="135.00"' in page  # the total, ready to confirm
-    response = _post(staff_client, order, "mark-paid", amount_received="135.00")
+    assert 'value="163.35"' in page  # the total, ready to confirm
+    response = _post(staff_client, order, "mark-paid", amount_received="163.35")
     assert response.status_code == 303
     paid = only_order(stocked)
     assert paid.status == "paid" and not paid.needs_attention
@@ -658,7 +662,7 @@ def test_bank_transfer_of_the_wrong_amount_is_flagged_then_cleared_with_a_note(
     assert not only_order(stocked).needs_attention
     ((who, note),) = [(w, n) for w, a, n in _history(stocked) if a == "attention cleared"]
     assert who == STAFF and note.startswith("buyer sends the $5 missing (flagged: payment of")
-    assert _post(staff_client, order, "mark-paid", amount_received="135").status_code == 303
+    assert _post(staff_client, order, "mark-paid", amount_received="163.35").status_code == 303
     assert only_order(stocked).status == "paid"
 
 
@@ -743,7 +747,7 @@ def test_bank_transfer_refund_is_recorded_without_stripe(
 ) -> None:
     _buy(stocked.test_client(), 4, method="bank_transfer")
     order = only_order(stocked)
-    _post(staff_client, order, "mark-paid", amount_received="135.00")
+    _post(staff_client, order, "mark-paid", amount_received="163.35")
     page = staff_client.get(f"/admin/orders/{order.number}").get_data(as_text=True)
     assert "Record a refund sent by bank transfer" in page
     response = _post(
@@ -751,7 +755,7 @@ def test_bank_transfer_refund_is_recorded_without_stripe(
     )
     assert response.status_code == 303
     cancelled = only_order(stocked)
-    assert cancelled.status == "cancelled" and cancelled.amount_refunded == 13500
+    assert cancelled.status == "cancelled" and cancelled.amount_refunded == 16335
     assert lots(stocked)["EARLY"] == (5, 0)
 
 

@@ -35,3 +35,27 @@ def test_add_checkout_pay_and_see_the_paid_order(  # type: ignore[no-untyped-def
     assert status.startswith("Paid")
     assert "MN-32G-4MM-100" in page.locator("table.order-lines").inner_text()
     assert page.get_by_role("link", name="Download the invoice (PDF)").is_visible()
+
+
+def test_the_cart_shows_the_vat_of_the_country_chosen(  # type: ignore[no-untyped-def]
+    page, app: Flask, live_server: str, demo: None
+) -> None:
+    page.goto(f"{live_server}/products/meso-needle-32g")
+    row = page.locator("tr", has=page.locator("th.sku", has_text="MN-32G-4MM-100"))
+    row.get_by_label("Packs of MN-32G-4MM-100").fill("3")
+    row.get_by_role("button", name="Add").click()
+    page.wait_for_url("**/cart")
+    label = page.locator("#vat-label")
+    assert label.inner_text() == (
+        "VAT 19 % (Germany), worked out at checkout from the shipping country"
+    )
+    german = page.locator("#vat-amount").inner_text()
+    page.get_by_label("Country").select_option("HU")
+    assert label.inner_text() == "VAT 27 % (Hungary)"
+    assert page.locator("#vat-amount").inner_text() != german
+    page.get_by_label("Country").select_option("AT")
+    page.get_by_label("VAT ID (EU businesses)").fill("ATU13585627")
+    assert label.inner_text() == "Reverse charge, once your VAT ID is checked"
+    assert page.locator("#vat-amount").inner_text() == "$0.00"
+    page.get_by_label("Country").select_option("CH")
+    assert label.inner_text() == "Export: no VAT"

@@ -61,11 +61,13 @@ def test_bank_transfer_order_reserves_stock_and_emails_instructions(
     assert "Awaiting bank transfer" in page and "IBAN" in page
     with app.app_context():
         order = db.session.scalars(select(Order)).one()
-        assert order.status == "awaiting_transfer" and order.total == 12000 + 1500
+        assert (
+            order.status == "awaiting_transfer" and order.total == 12000 + 1500 + 2520 + 315
+        )  # VAT 21 % (Spain)
         lot = db.session.scalars(select(Lot)).one()
         assert (lot.quantity, lot.reserved) == (10, 4)
         mail = db.session.scalars(select(OutboxEmail)).one()
-        assert "Please transfer $135.00" in mail.body_text
+        assert "Please transfer $163.35" in mail.body_text
     assert "Your cart is empty" in client.get("/cart").get_data(as_text=True)
 
 
@@ -100,11 +102,11 @@ def test_mark_paid_command_sells_the_reserved_stock(app: Flask, client: FlaskCli
     )
     with app.app_context():
         number = db.session.scalars(select(Order)).one().number
-    result = app.test_cli_runner().invoke(args=["mark-paid", number, "--amount", "13500"])
+    result = app.test_cli_runner().invoke(args=["mark-paid", number, "--amount", "16335"])
     assert result.exit_code == 0, result.output
     assert f"Order {number} is paid" in result.output
     with app.app_context():
         lot = db.session.scalars(select(Lot)).one()
         assert (lot.quantity, lot.reserved) == (6, 0)
-    again = app.test_cli_runner().invoke(args=["mark-paid", number, "--amount", "13500"])
+    again = app.test_cli_runner().invoke(args=["mark-paid", number, "--amount", "16335"])
     assert "already paid" in again.output

@@ -61,7 +61,9 @@ def test_checkout_reserves_fefo_and_builds_the_session_from_the_order(
     assert response.location.startswith(stripe_standin.base_url + "/pay/cs_")
     order = only_order(stocked)
     assert order.status == "pending_payment"
-    assert (order.subtotal, order.shipping_amount, order.total) == (33120, 1500, 34620)
+    # VAT for Spain (21 %): 69.552 → 69.55 on the line, 3.15 on shipping.
+    assert (order.subtotal, order.shipping_amount, order.tax_amount) == (33120, 1500, 7270)
+    assert (order.tax_treatment, order.tax_rate, order.total) == ("eu_distance", 2100, 41890)
     # First expiry first out, never the short-dated lot.
     assert lots(stocked) == {"EARLY": (5, 5), "LATE": (30, 7), "SHORT": (50, 0)}
     session = stripe_standin.sessions[order.stripe_session_id]
@@ -72,7 +74,10 @@ def test_checkout_reserves_fefo_and_builds_the_session_from_the_order(
     assert item["price_data"]["unit_amount"] == "2760" and item["quantity"] == "12"
     rate = params["shipping_options"][0]["shipping_rate_data"]
     assert rate["fixed_amount"]["amount"] == "1500"
-    assert session["amount_total"] == 34620
+    vat = params["line_items"][1]
+    assert vat["price_data"]["product_data"]["name"] == "VAT 21 % (Spain)"
+    assert vat["price_data"]["unit_amount"] == "7270" and vat["quantity"] == "1"
+    assert session["amount_total"] == 41890 == order.total
     reserved_until = order.reserved_until.replace(tzinfo=UTC)
     assert int(params["expires_at"]) == int(reserved_until.timestamp())
     create = [r for r in stripe_standin.requests if r.path == "/v1/checkout/sessions"]
@@ -401,6 +406,7 @@ def test_a_buyer_back_from_stripes_cancel_finds_the_checkout_form_filled(
             "phone",
             "shipping_address",
             "country",
+            "vat_id",
         }
 
 

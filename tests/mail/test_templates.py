@@ -43,6 +43,12 @@ def _order(status: str) -> SimpleNamespace:
         status=status,
         total=15000,
         shipping_amount=1500,
+        net_total=15000,
+        tax_amount=0,
+        tax_label="Reverse charge",
+        tax_note="Reverse charge: VAT to be accounted for by the recipient "
+        "(Art. 196 Council Directive 2006/112/EC)",
+        buyer_vat_id="ESA12345674",
         amount_paid=15000,
         reserved_until=datetime(2026, 12, 8, 12, 0, tzinfo=UTC),
         lines=lines,
@@ -134,7 +140,9 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
     "quote_sent": {
         "quote": _quote(),
-        "totals": SimpleNamespace(total=406000, shipping=1500),
+        "totals": SimpleNamespace(
+            total=483140, shipping=1500, tax=77140, tax_label="VAT 19 % (Germany)"
+        ),
         "reissue": False,
     },
 }
@@ -202,7 +210,12 @@ EXPECTED = {
         "    lot L-THREE, expires 2031-04-30, 1 pack",
         "",
         "Shipping: $15.00",
+        "Net: $150.00",
+        "Reverse charge: $0.00",
         "Total: $150.00",
+        "Your VAT ID: ESA12345674",
+        "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Council Directive "
+        "2006/112/EC).",
         "",
         f"Your order and invoice, at any time: {LINK}",
         "",
@@ -248,8 +261,8 @@ EXPECTED = {
     "quote_sent": [
         "Hello Jana Vogel,",
         "",
-        "here is our quote Q-2026-000007 for Dermadist GmbH: $4,060.00 including shipping of "
-        "$15.00, valid until 31 January 2027.",
+        "here is our quote Q-2026-000007 for Dermadist GmbH: $4,831.40 including shipping of "
+        "$15.00 and VAT 19 % (Germany) of $771.40, valid until 31 January 2027.",
         "",
         "- 1 x MI5-32G-1.5MM-20 at $45.00: $45.00",
         "- 200 x 30G 13 mm needles in our blister (private label) at $20.00: $4,000.00",

@@ -260,6 +260,10 @@ def make_order(**changes: object) -> Order:
         "subtotal": 4500 * 3 + 3900,
         "shipping_amount": 0,
         "total": 4500 * 3 + 3900,
+        "tax_amount": 0,
+        "tax_rate": 0,
+        "tax_treatment": "reverse_charge",
+        "buyer_vat_id": "FR40303265045",
         "amount_refunded": 0,
         "created_at": datetime(2026, 11, 21, 23, 30, tzinfo=UTC),
         "paid_at": datetime(2026, 11, 22, 9, 0, tzinfo=UTC),
@@ -271,6 +275,7 @@ def make_order(**changes: object) -> Order:
                 quantity=3,
                 unit_amount=4500,
                 line_total=13500,
+                tax_amount=0,
                 allocations=[
                     allocation("L100", date(2029, 3, 31), "sold", 2),
                     allocation("L-RELEASED", date(2027, 1, 31), "released"),
@@ -284,6 +289,7 @@ def make_order(**changes: object) -> Order:
                 quantity=1,
                 unit_amount=3900,
                 line_total=3900,
+                tax_amount=0,
                 allocations=[allocation("L300", date(2028, 12, 31), "reserved")],
             ),
         ],
@@ -304,6 +310,7 @@ def test_invoice_for_an_order() -> None:
         "12 rue de la Paix",
         "75002 Paris",
         "France",
+        "VAT ID FR40303265045",
     )
     assert [(item.sku, item.quantity, item.line_total) for item in doc.lines] == [
         ("MI-9P-32G-4MM-20", 3, 13500),
@@ -319,6 +326,47 @@ def test_invoice_for_an_order() -> None:
     assert "Lot L300 · exp. 2028-12-31" in text
     assert "L-RELEASED" not in text
     assert "€174.00" in text
+    assert "Reverse charge" in text and "VAT ID DE136695976" in text
+
+
+def test_a_reverse_charge_invoice_names_the_article_and_both_vat_ids() -> None:
+    doc = invoice_for(make_order())
+    assert (doc.subtotal, doc.shipping, doc.tax, doc.total) == (17400, 0, 0, 17400)
+    assert doc.tax_label == "Reverse charge"
+    text = " ".join(read(render_pdf(doc))[1][0].split())
+    assert (
+        "Reverse charge: VAT to be accounted for by the recipient (Art. 196 Council "
+        "Directive 2006/112/EC). Seller's VAT ID DE136695976; buyer's VAT ID FR40303265045."
+    ) in text
+    assert "VAT ID FR40303265045" in text  # under the buyer's address too
+
+
+def test_a_domestic_invoice_shows_net_vat_and_gross() -> None:
+    order = make_order(
+        country="DE",
+        tax_treatment="domestic",
+        tax_rate=1900,
+        tax_amount=2565 + 741,
+        total=17400 + 2565 + 741,
+        buyer_vat_id="",
+    )
+    order.lines[0].tax_amount = 2565
+    order.lines[1].tax_amount = 741
+    doc = invoice_for(order)
+    assert (doc.subtotal, doc.tax, doc.total) == (17400, 3306, 20706)
+    text = " ".join(read(render_pdf(doc))[1][0].split())
+    assert "Net €174.00" in text
+    assert "VAT 19 % (Germany) €33.06" in text
+    assert "€207.06" in text
+    assert "Reverse charge" not in text and "export" not in text.lower()
+    assert "VAT ID DE136695976" in text  # the seller's
+
+
+def test_an_export_invoice_says_it_is_tax_free() -> None:
+    doc = invoice_for(make_order(country="CH", tax_treatment="export", buyer_vat_id=""))
+    text = " ".join(read(render_pdf(doc))[1][0].split())
+    assert "Export: no VAT €0.00" in text
+    assert "Tax-free export delivery (§ 4 No. 1a UStG)." in text
 
 
 def test_invoice_for_an_unnumbered_order_awaiting_transfer() -> None:
@@ -334,7 +382,7 @@ def test_invoice_for_an_unnumbered_order_awaiting_transfer() -> None:
     doc = invoice_for(order, bank_details="IBAN DE00 1234")
     assert doc.number == "ORDER-42"
     assert doc.bill_to[0] == "Dr. Anne Martin"
-    assert doc.bill_to[-1] == "XK"  # a code pycountry does not know stays as it is
+    assert doc.bill_to[-2] == "XK"  # a code pycountry does not know stays as it is
     assert "€174.00" in doc.status_note
     assert "IBAN DE00 1234" in doc.status_note
     assert "ORDER-42" in doc.status_note
@@ -353,4 +401,4 @@ def test_invoice_for_a_shipped_and_refunded_order() -> None:
     doc = invoice_for(order)
     assert "Paid by card on 2026-11-22." in doc.status_note
     assert "Refunded in part: €39.00." in doc.status_note
-    assert doc.notes == ("Shipped on 2026-11-23 with DHL, tracking number JD0001.",)
+    assert doc.notes[1:] == ("Shipped on 2026-11-23 with DHL, tracking number JD0001.",)

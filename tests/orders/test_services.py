@@ -58,7 +58,11 @@ def _actions(order: Order) -> list[str]:
 
 def test_an_order_reserves_its_packs_and_says_so_in_its_history(ctx: None) -> None:
     order = _order(3)
-    assert (order.status, order.subtotal, order.total) == ("awaiting_transfer", 6000, 7500)
+    assert (order.status, order.subtotal, order.total) == (
+        "awaiting_transfer",
+        6000,
+        9075,
+    )  # VAT for Spain, 21 %, on goods and shipping
     assert order.number and order.number.endswith(f"{order.id:06d}")
     assert _lot(order) == (10, 3)
     assert _actions(order) == ["created"]
@@ -66,11 +70,11 @@ def test_an_order_reserves_its_packs_and_says_so_in_its_history(ctx: None) -> No
 
 def test_paid_once_with_the_stock_sold_and_one_confirmation(ctx: None) -> None:
     order = _order(3)
-    first = orders.mark_paid(order, amount=7500, currency="USD", actor="bank")
-    second = orders.mark_paid(order, amount=7500, currency="usd", actor="bank")
+    first = orders.mark_paid(order, amount=9075, currency="USD", actor="bank")
+    second = orders.mark_paid(order, amount=9075, currency="usd", actor="bank")
     db.session.commit()
     assert (first, second) == (orders.PaymentOutcome.PAID, orders.PaymentOutcome.ALREADY_PAID)
-    assert order.status == "paid" and order.amount_paid == 7500 and _lot(order) == (7, 0)
+    assert order.status == "paid" and order.amount_paid == 9075 and _lot(order) == (7, 0)
     assert _actions(order).count("paid") == 1
 
 
@@ -127,10 +131,10 @@ def test_refunds_are_held_booked_and_never_exceed_what_was_paid(ctx: None) -> No
     first = orders.request_refund(
         order, amount=5000, restock={}, request_key="r-1", actor="staff", reason="damaged"
     )
-    assert first.status == "requested" and order.refundable == 2500
+    assert first.status == "requested" and order.refundable == 4075
     assert orders.request_refund(order, amount=5000, restock={}, request_key="r-1", actor="s")
-    with pytest.raises(ValidationError, match=r"At most \$25.00 remains"):
-        orders.request_refund(order, amount=3000, restock={}, request_key="r-2", actor="staff")
+    with pytest.raises(ValidationError, match=r"At most \$40.75 remains"):
+        orders.request_refund(order, amount=5000, restock={}, request_key="r-2", actor="staff")
     assert orders.refund_made(
         first, reference="bank r-1", status=RefundStatus.SUCCEEDED, actor="staff"
     )
@@ -138,8 +142,29 @@ def test_refunds_are_held_booked_and_never_exceed_what_was_paid(ctx: None) -> No
         first, reference="bank r-1", status=RefundStatus.SUCCEEDED, actor="staff"
     )
     db.session.commit()
-    assert (order.amount_refunded, order.refundable) == (5000, 2500)
+    assert (order.amount_refunded, order.refundable) == (5000, 4075)
     assert _actions(order).count("refunded") == 1
+
+
+def test_packs_sent_back_are_refunded_with_their_vat(ctx: None) -> None:
+    order = _order(3)  # 3 packs at $20.00 to Spain: $12.60 VAT on them, $3.15 on shipping
+    orders.mark_paid(order, amount=order.total, currency="usd", actor="bank")
+    (allocation_id,) = orders.restockable(order)
+    assert [line.tax_amount for line in order.lines] == [1260]
+    assert (order.tax_amount, order.shipping_tax, order.total) == (1575, 315, 9075)
+    assert orders.value_of_packs(order, {allocation_id: 1}) == 2000 + 420
+    assert orders.value_of_packs(order, {allocation_id: 3}) == 6000 + 1260
+    refund = orders.request_refund(
+        order,
+        amount=orders.value_of_packs(order, {allocation_id: 2}),
+        restock={allocation_id: 2},
+        request_key="r-packs",
+        actor="staff",
+    )
+    orders.refund_made(refund, reference="bank r-packs", status=RefundStatus.SUCCEEDED, actor="s")
+    db.session.commit()
+    assert (order.amount_refunded, order.refundable) == (4840, 9075 - 4840)
+    assert _lot(order) == (9, 0)
 
 
 def test_a_full_refund_that_cancels_puts_the_packs_back(ctx: None) -> None:

@@ -34,7 +34,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import select
 
-from shop import audit
+from shop import audit, tax
 from shop.errors import ValidationError
 from shop.extensions import db
 from shop.inventory import services as inventory
@@ -48,6 +48,10 @@ from tests.flows import CONTACT, add_to_cart, send_event
 from tests.stripe_standin import StripeStandIn
 
 SKUS = ("SM-A", "SM-B")
+# Where buyers ship to, with the VAT ID they give: a Spanish consumer (21 %), a German
+# consumer and business (19 %), an Austrian business (reverse charge), Switzerland (export).
+DESTINATIONS = (("ES", ""), ("DE", ""), ("DE", "DE136695976"), ("AT", "ATU13585627"), ("CH", ""))
+TREATMENTS = {"ES": "eu_distance", "DE": "domestic", "AT": "reverse_charge", "CH": "export"}
 EXAMPLES = int(os.environ.get("SHOP_STATE_MACHINE_EXAMPLES", "10"))
 STEPS = int(os.environ.get("SHOP_STATE_MACHINE_STEPS", "40"))
 
@@ -147,20 +151,33 @@ class MoneyAndStock(RuleBasedStateMachine):
         sku=st.sampled_from(SKUS),
         packs=st.integers(1, 7),
         by_card=st.booleans(),
+        destination=st.sampled_from(DESTINATIONS),
     )
-    def order_packs(self, buyer: int, sku: str, packs: int, by_card: bool) -> None:
+    def order_packs(
+        self,
+        buyer: int,
+        sku: str,
+        packs: int,
+        by_card: bool,
+        destination: tuple[str, str] = DESTINATIONS[0],
+    ) -> None:
         self.add_to_cart(buyer, sku, packs)
-        self.check_out(buyer, by_card)
+        self.check_out(buyer, by_card, destination)
 
-    @rule(buyer=st.integers(0, 1), by_card=st.booleans())
-    def check_out(self, buyer: int, by_card: bool) -> None:
+    @rule(buyer=st.integers(0, 1), by_card=st.booleans(), destination=st.sampled_from(DESTINATIONS))
+    def check_out(
+        self, buyer: int, by_card: bool, destination: tuple[str, str] = DESTINATIONS[0]
+    ) -> None:
         client = self.buyers[buyer]
         method = "card" if by_card else "bank_transfer"
+        country, vat_id = destination
         response = client.post(
             "/checkout",
             data={
                 **CONTACT,
                 "email": f"buyer{buyer}@clinic.example",
+                "country": country,
+                "vat_id": vat_id,
                 "payment_method": method,
                 "csrf_token": csrf_token(client, "/products/sm-0"),
             },
@@ -387,11 +404,26 @@ class MoneyAndStock(RuleBasedStateMachine):
         self.snapshot = self._orders()
 
     @invariant()
+    def every_total_is_net_plus_vat_rounded_per_line(self) -> None:
+        """total = subtotal + shipping + tax; the tax is each line's and the shipping's,
+        rounded half up on its own, at the rate the destination and VAT ID call for."""
+        with self.app.app_context():
+            for order in db.session.scalars(select(Order)):
+                assert order.total == order.subtotal + order.shipping_amount + order.tax_amount
+                assert order.tax_treatment == TREATMENTS[order.country], order.number
+                for line in order.lines:
+                    assert line.tax_amount == tax.tax_of(line.line_total, order.tax_rate)
+                assert order.shipping_tax == tax.tax_of(order.shipping_amount, order.tax_rate)
+                assert order.amount_refunded <= order.amount_paid <= order.total
+            db.session.remove()
+
+    @invariant()
     def stripe_and_the_books_agree(self) -> None:
         by_session = {o.stripe_session_id: o for o in self._orders() if o.stripe_session_id}
         for session_id, session in list(self.standin.sessions.items()):
             order = by_session.get(session_id)
             assert order is not None, "Stripe has a session no order knows"
+            assert session["amount_total"] == order.total, "Stripe charges the gross total"
             if order.amount_paid and order.payment_method == "card":
                 assert session["payment_status"] == "paid", order.number
             if session["payment_status"] == "paid" and order.status == "cancelled":

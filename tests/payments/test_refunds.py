@@ -58,15 +58,15 @@ def test_a_refund_that_fails_is_not_counted_and_flags_the_order(
     response = staff_client.post(f"/admin/orders/{placed.number}/refund", data=data)
     assert response.status_code == 303
     page = staff_client.get(response.location).get_data(as_text=True)
-    assert "Refund of $50.00 is pending at Stripe: $0.00 of $105.00 refunded so far" in page
+    assert "Refund of $50.00 is pending at Stripe: $0.00 of $127.05 refunded so far" in page
     pending = order(stocked)
-    assert pending.amount_refunded == 0 and pending.refundable == 5500
+    assert pending.amount_refunded == 0 and pending.refundable == 7705
     ((refund_id, refund),) = stripe_standin.refunds.items()
     failed = stripe_standin.settle_refund(refund_id, succeeded=False)
     assert send_event(client, stripe_standin.event("refund.failed", failed)).status_code == 200
     send_event(client, stripe_standin.event("refund.updated", failed))  # the same, again
     after = order(stocked)
-    assert after.amount_refunded == 0 and after.refundable == 10500
+    assert after.amount_refunded == 0 and after.refundable == 12705
     assert after.needs_attention and "failed: the money was not returned" in after.attention_reason
     assert _refunds(stocked) == [(5000, "failed")]
     # A late `pending` update about the same refund changes nothing.
@@ -82,15 +82,15 @@ def test_a_pending_refund_counts_once_it_succeeds(
     placed = order(stocked)
     pay(client, stripe_standin, placed.stripe_session_id)
     stripe_standin.refund_status = "pending"
-    data = {**_refund_form(staff_client, placed.number), "refund_amount": "105"}
+    data = {**_refund_form(staff_client, placed.number), "refund_amount": "127.05"}
     staff_client.post(f"/admin/orders/{placed.number}/refund", data=data)
     (refund_id,) = stripe_standin.refunds
     done = stripe_standin.settle_refund(refund_id, succeeded=True)
     send_event(client, stripe_standin.event("refund.updated", done))
     send_event(client, stripe_standin.event("refund.created", {**done, "status": "pending"}))
     after = order(stocked)
-    assert after.amount_refunded == 10500 and after.refundable == 0
-    assert not after.needs_attention and _refunds(stocked) == [(10500, "succeeded")]
+    assert after.amount_refunded == 12705 and after.refundable == 0
+    assert not after.needs_attention and _refunds(stocked) == [(12705, "succeeded")]
 
 
 @contextmanager
@@ -126,14 +126,14 @@ def test_two_refunds_at_once_never_refund_more_than_was_paid(
     token = csrf_token(staff_client, f"/admin/orders/{placed.number}")
     paid = staff_client.post(
         f"/admin/orders/{placed.number}/mark-paid",
-        data={"csrf_token": token, "amount_received": "105.00"},
+        data={"csrf_token": token, "amount_received": "127.05"},
     )
     assert paid.status_code == 303 and order(stocked).status == "paid"
     second_staff = app.test_client()  # the same staff, in a second browser
     assert sign_in(second_staff, "staff@shop.example").status_code == 303
     forms = [
-        {**_refund_form(staff_client, placed.number), "refund_amount": "60"},
-        {**_refund_form(second_staff, placed.number), "refund_amount": "60"},
+        {**_refund_form(staff_client, placed.number), "refund_amount": "70"},
+        {**_refund_form(second_staff, placed.number), "refund_amount": "70"},
     ]
     assert forms[0]["nonce"] != forms[1]["nonce"]
     statuses: list[int] = []
@@ -154,7 +154,7 @@ def test_two_refunds_at_once_never_refund_more_than_was_paid(
         thread.join()
     assert sorted(statuses) == [303, 422]
     after = order(stocked)
-    assert after.amount_refunded == 6000 and after.refundable == 4500
+    assert after.amount_refunded == 7000 and after.refundable == 5705
     assert [e.action for e in after.history].count("refunded") == 1
 
 
@@ -171,7 +171,7 @@ def test_a_refund_stripe_never_answered_is_sent_again_by_the_worker_once(
     assert response.status_code == 503
     assert "The refund is held and sent again automatically" in response.get_data(as_text=True)
     assert _refunds(stocked) == [(3000, "requested")]
-    assert order(stocked).refundable == 7500  # held: never refunded twice meanwhile
+    assert order(stocked).refundable == 9705  # held: never refunded twice meanwhile
     with stocked.app_context():
         later = datetime.now(UTC) + timedelta(minutes=5)
         assert resend_refunds(later) == {"booked": 1, "refused": 0, "failed": 0}

@@ -30,7 +30,9 @@ from tests.stripe_standin import StripeStandIn
 
 # 120 packs at the 100-pack break (24.00) + 500 private-label packs at 1.85 + 150.00 shipping
 SUBTOTAL = 120 * 2400 + 500 * 185
-TOTAL = SUBTOTAL + 15000
+# VAT 19 % (Germany), per line and on shipping: 547.20 + 175.75 + 28.50.
+VAT = 54720 + 17575 + 2850
+TOTAL = SUBTOTAL + 15000 + VAT
 
 
 def _history(app: Flask) -> list[tuple[str, str, str]]:
@@ -90,17 +92,17 @@ def test_request_answer_accept_by_card_and_pay(
         assert quote.valid_until == date.today() + timedelta(days=30)
         mail = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc())).first()
         assert mail.to == "jana@dermadist.example" and reference in mail.subject
-        assert "$3,955.00" in mail.body_text
+        assert "$4,706.45" in mail.body_text
     link = quote_link(stocked)
 
     # The distributor reads the quote and its pro-forma invoice.
     html = client.get(link).get_data(as_text=True)
-    assert "$24.00" in html and "$1.85" in html and "$3,955.00" in html
+    assert "$24.00" in html and "$1.85" in html and "$4,706.45" in html
     assert "Private label" in html and PRIVATE_LABEL_ITEM in html
     pdf = client.get(f"{link}/proforma.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
-    assert "Pro-forma invoice" in text and reference in text and "3,955.00" in text
+    assert "Pro-forma invoice" in text and reference in text and "4,706.45" in text
 
     # Accepting by card: prices in the form are ignored, the order is the quote.
     data = accept_data(client, link, payment_method="card")
@@ -111,6 +113,7 @@ def test_request_answer_accept_by_card_and_pay(
     [order] = _orders(stocked)
     assert (order.status, order.payment_method) == ("pending_payment", "card")
     assert (order.subtotal, order.shipping_amount, order.total) == (SUBTOTAL, 15000, TOTAL)
+    assert (order.tax_treatment, order.tax_amount) == ("domestic", VAT)
     catalogue, custom = order.lines
     assert (catalogue.sku, catalogue.quantity, catalogue.unit_amount) == (SKU, 120, 2400)
     assert custom.sku == f"CUSTOM-{reference}-2" and custom.variant_id is None
@@ -154,7 +157,7 @@ def test_bank_transfer_accept_then_staff_mark_paid(
     [order] = _orders(stocked)
     assert (order.status, order.total) == ("awaiting_transfer", TOTAL)
     page = client.get(link).get_data(as_text=True)
-    assert "Please transfer" in page and "$3,955.00" in page and order.number in page
+    assert "Please transfer" in page and "$4,706.45" in page and order.number in page
     assert "IBAN" in page
     with stocked.app_context():
         assert the_quote().status == "accepted"
@@ -165,6 +168,36 @@ def test_bank_transfer_accept_then_staff_mark_paid(
         db.session.commit()
         assert the_quote().status == "paid"
     assert _history(stocked)[-1] == ("staff@shop.example", "accepted", "paid")
+
+
+def test_an_austrian_distributor_with_its_vat_id_is_reverse_charged(
+    stocked: Flask, client: FlaskClient, staff_client: FlaskClient
+) -> None:
+    quote_id = request_quote(stocked, client, {"country": "AT", "vat_number": "ATU 13585627"})
+    assert send_answer(staff_client, quote_id).status_code == 303
+    link = quote_link(stocked)
+    html = client.get(link).get_data(as_text=True)
+    assert "Reverse charge" in html and "$3,955.00" in html
+    client.post(f"{link}/accept", data=accept_data(client, link))
+    [order] = _orders(stocked)
+    assert (order.tax_treatment, order.tax_amount, order.total) == (
+        "reverse_charge",
+        0,
+        SUBTOTAL + 15000,
+    )
+    assert order.buyer_vat_id == "ATU13585627"
+
+
+def test_a_vat_number_of_another_country_is_taxed_as_for_a_consumer(
+    stocked: Flask, client: FlaskClient, staff_client: FlaskClient
+) -> None:
+    quote_id = request_quote(stocked, client, {"country": "FR", "vat_number": "ATU13585627"})
+    assert send_answer(staff_client, quote_id).status_code == 303
+    link = quote_link(stocked)
+    assert "VAT 20 % (France)" in client.get(link).get_data(as_text=True)
+    client.post(f"{link}/accept", data=accept_data(client, link))
+    [order] = _orders(stocked)
+    assert (order.tax_treatment, order.tax_rate, order.buyer_vat_id) == ("eu_distance", 2000, "")
 
 
 def test_accepting_twice_makes_one_order(

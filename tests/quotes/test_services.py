@@ -54,7 +54,9 @@ def test_prices_are_suggested_from_the_quantity_breaks(app: Flask) -> None:
         assert [services.suggested_unit_amount(x) for x in quote.lines] == [2500, None]
         assert services.totals(quote) is None
         _send(quote)
-        assert services.totals(quote) == services.Totals(2500 * 60 + 900 * 10, 0, 159000)
+        assert services.totals(quote) == services.Totals(
+            2500 * 60 + 900 * 10, 0, 159000 + 33390, tax=31500 + 1890, tax_label="VAT 21 % (Spain)"
+        )
 
 
 def test_illegal_transitions_are_refused(app: Flask) -> None:
