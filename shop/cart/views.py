@@ -26,8 +26,8 @@ def show() -> ResponseReturnValue:
 def _wants_json() -> bool:
     """The product page's script asks for JSON, so the buyer stays on the page; a form
     sent without script gets the pages it always did."""
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return best == "application/json"
+    accepted = request.accept_mimetypes
+    return accepted["application/json"] > accepted["text/html"]  # never for "*/*"
 
 
 @bp.post("/add")

@@ -609,7 +609,11 @@ def _version_said(quote: Quote) -> str:
     ]
     amounts = totals(quote)
     if amounts is not None:
-        parts += [f"shipping {money(amounts.shipping)}", f"total {money(amounts.total)}"]
+        parts += [
+            f"shipping {money(amounts.shipping)}",
+            f"{amounts.tax_label} {money(amounts.tax)}",
+            f"total {money(amounts.total)}",
+        ]
     return f"version {quote.version} said: " + "; ".join(parts)
 
 

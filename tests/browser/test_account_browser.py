@@ -56,6 +56,10 @@ def test_register_confirm_order_sign_out_sign_in_from_the_header_and_reorder(  #
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url(f"{live_server}/orders/**")
     assert "Friedrichstrasse 10\n10117 Berlin\nGermany" in page.locator("address").inner_text()
+    # Two packs at the demo's price, with German VAT on goods and shipping.
+    vat_row = page.locator("tr.tax")
+    assert vat_row.locator("th").inner_text().startswith("VAT 19 % (Germany)")
+    assert vat_row.locator("td").inner_text() != "$0.00"
     number = page.locator("h1").inner_text().removeprefix("Order ").strip()
 
     page.locator(".account-menu summary").click()

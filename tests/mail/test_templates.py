@@ -117,7 +117,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "quote_received": {"quote": _quote()},
     "quote_revised": {
         "quote": SimpleNamespace(**{**vars(_quote()), "version": 2}),
-        "totals": SimpleNamespace(total=406000, shipping=1500),
+        "totals": SimpleNamespace(total=406000, shipping=1500, tax=0, tax_label="Export: no VAT"),
     },
     "staff_quote_requested": {
         "quote": SimpleNamespace(**{**vars(_quote()), "email": "jana@dermadist.example"}),
@@ -138,6 +138,21 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "staff_link": LINK,
         "message": "",
     },
+    "account_confirm": {
+        "user": SimpleNamespace(name="Dr Ana Ruiz", email="ana@clinic.example"),
+    },
+    "account_reset": {
+        "user": SimpleNamespace(name="", email="ana@clinic.example"),
+    },
+    "account_verification": {
+        "user": SimpleNamespace(
+            name="Dr Ana Ruiz",
+            email="ana@clinic.example",
+            company="Clinica Ruiz",
+            verification_note="the licence number is not in the register",
+        ),
+        "verified": False,
+    },
     "quote_sent": {
         "quote": _quote(),
         "totals": SimpleNamespace(
@@ -147,11 +162,52 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     },
 }
 EXPECTED = {
+    "account_confirm": [
+        "Hello Dr Ana Ruiz,",
+        "",
+        "please confirm that ana@clinic.example is your address by following this link:",
+        "",
+        LINK,
+        "",
+        "The link works once, within two days. Orders you placed here earlier as a guest with "
+        "this address join your account when you confirm it.",
+        "",
+        "If you did not create an account at Meso Needle Works, ignore this email: nothing "
+        "happens without the link.",
+        "",
+        "Meso Needle Works",
+    ],
+    "account_reset": [
+        "Hello ana@clinic.example,",
+        "",
+        "someone (we hope you) asked to choose a new password for your Meso Needle Works "
+        "account. Choose it here:",
+        "",
+        LINK,
+        "",
+        "The link works once, within an hour. If you did not ask, ignore this email: your "
+        "password stays as it is.",
+        "",
+        "Meso Needle Works",
+    ],
+    "account_verification": [
+        "Hello Dr Ana Ruiz,",
+        "",
+        "we could not verify Clinica Ruiz as a healthcare professional buyer: the licence "
+        "number is not in the register",
+        "",
+        "Update your professional registration or licence number on your account page, or "
+        "reply to this email, and we will check again.",
+        "",
+        f"Your account: {LINK}",
+        "",
+        "Meso Needle Works",
+    ],
     "quote_revised": [
         "Hello Jana Vogel,",
         "",
         "we have revised our quote Q-2026-000007 for Dermadist GmbH (version 2): $4,060.00 "
-        "including shipping of $15.00, valid until 31 January 2027.",
+        "including shipping of $15.00 (Export: no VAT), valid until 31 January 2027.",
         "",
         "- 1 x MI5-32G-1.5MM-20 at $45.00: $45.00",
         "- 200 x 30G 13 mm needles in our blister (private label) at $20.00: $4,000.00",

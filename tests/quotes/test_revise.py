@@ -57,20 +57,26 @@ def test_revision_after_the_buyer_viewed_refuses_the_old_accept_and_takes_the_ne
     assert response.status_code == 303, response.get_data(as_text=True)
     admin = staff_client.get(f"/admin/quotes/{quote_id}").get_data(as_text=True)
     assert "version 1 said: MN-32G-4MM-100: 120 x $24.00 = $2,880.00" in admin
-    assert "shipping $150.00; total $3,955.00" in admin
+    # Net 2,880.00 + 925.00 + shipping 150.00, with German VAT rounded per line (the
+    # request's VAT number has a wrong check digit: taxed as for a consumer).
+    assert "shipping $150.00; VAT 19 % (Germany) $751.45; total $4,706.45" in admin
 
     with stocked.app_context():
         mail = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id.desc())).first()
         assert mail is not None and mail.to == "jana@dermadist.example"
         assert mail.subject.endswith("was revised (version 2)")
-        assert "$3,300.00 including shipping of $100.00" in mail.body_text  # 2300+900+100
+        # 2300 + 900 + 100 net, and VAT 437.00 + 171.00 + 19.00
+        assert (
+            "$3,927.00 including shipping of $100.00 and VAT 19 % (Germany) of $627.00"
+            in mail.body_text
+        )
         quote = the_quote()
         assert (quote.version, [x.quantity for x in quote.lines]) == (2, [100, 500])
     assert quote_link(stocked) == link  # the same link
 
     page = client.get(link).get_data(as_text=True)
     assert f"Revised on {date.today():%d %B %Y} (version 2)" in page
-    assert "$3,300.00" in page
+    assert "$3,927.00" in page
 
     stale = client.post(f"{link}/accept", data=old_form)
     assert stale.status_code == 409
@@ -87,7 +93,7 @@ def test_revision_after_the_buyer_viewed_refuses_the_old_accept_and_takes_the_ne
     assert client.post(f"{link}/accept", data=fresh).status_code == 303
     with stocked.app_context():
         order = db.session.scalars(select(Order)).one()
-        assert order.total == 330000
+        assert order.total == 392700  # 3,300.00 net and 627.00 VAT
         assert the_quote().status == "accepted"
     assert lots(stocked) == {"EARLY": (100, 100), "LATE": (200, 0)}
 
