@@ -128,3 +128,16 @@ def test_add_answers_the_product_pages_script_in_json(app: Flask, client: FlaskC
         "sku": "MN-32G-4MM-100",
     }
     assert _cart_lines(app) == {"MN-32G-4MM-100": 3}
+
+
+def test_a_client_that_takes_anything_gets_the_page_flow(app: Flask, client: FlaskClient) -> None:
+    """curl and most HTTP libraries send "Accept: */*": they get the redirect to the cart a
+    form post gets, not the script's JSON."""
+    stock_needle(app, {"L1": 30})
+    token = csrf_token(client, "/products/meso-32")
+    response = client.post(
+        "/cart/add",
+        data={"sku": "MN-32G-4MM-100", "quantity": "2", "csrf_token": token},
+        headers={"Accept": "*/*"},
+    )
+    assert response.status_code == 303 and response.location.endswith("/cart")
