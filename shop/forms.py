@@ -27,6 +27,18 @@ class SubForm(Form):  # type: ignore[misc]  # WTForms ships no type information
     parameters: no CSRF token of its own."""
 
 
+def show_errors(
+    form: Form, errors: dict[str, str], *, aliases: dict[str, str] | None = None
+) -> None:
+    """Put a service's errors next to the fields they name (or above the form)."""
+    for name, message in errors.items():
+        field = getattr(form, (aliases or {}).get(name, name), None)
+        if field is None:
+            form.form_errors.append(message)
+        else:
+            field.errors = [*field.errors, message]
+
+
 EARLIEST_DATE = date(1900, 1, 1)
 LATEST_DATE = date(2999, 12, 31)
 

@@ -43,6 +43,7 @@ from shop.checkout.pages import on_prefill
 from shop.countries import country_name
 from shop.errors import ValidationError
 from shop.extensions import db, limiter
+from shop.forms import show_errors
 from shop.orders.models import Order
 from shop.orders.tracking import tracking_url
 from shop.quotes.models import Quote
@@ -180,11 +181,6 @@ def _details(form: DetailsFields) -> services.Details:
     )
 
 
-def _show_errors(form: Any, exc: ValidationError) -> None:
-    for name, message in exc.errors.items():
-        getattr(form, name).errors = [message]
-
-
 def _verified_only() -> bool:
     return bool(current_app.config["SHOP_SETTINGS"].require_verified_buyers)
 
@@ -201,7 +197,7 @@ def register() -> ResponseReturnValue:
             user = services.register_buyer(form.email.data, form.password.data, _details(form))
         except ValidationError as exc:
             db.session.rollback()
-            _show_errors(form, exc)
+            show_errors(form, exc.errors)
             return render_template("accounts/register.html", **context), 422
         _start_session(user)
         flash(
@@ -283,7 +279,7 @@ def reset_password(token: str) -> ResponseReturnValue:
             user = services.reset_password(token, form.password.data)
         except ValidationError as exc:
             db.session.rollback()
-            _show_errors(form, exc)
+            show_errors(form, exc.errors)
             return render_template("accounts/reset.html", form=form), 422
         _start_session(user)
         flash("Your password is changed, and you are signed in.", "success")
@@ -423,7 +419,7 @@ def change_password() -> ResponseReturnValue:
             )
         except ValidationError as exc:
             db.session.rollback()
-            _show_errors(password_form, exc)
+            show_errors(password_form, exc.errors)
         else:
             db.session.commit()
             start_session(user)  # this browser stays signed in; every other session ends
@@ -549,7 +545,7 @@ def close() -> ResponseReturnValue:
         except (ValidationError, services.AccountRefused) as exc:
             db.session.rollback()
             if isinstance(exc, ValidationError):
-                _show_errors(form, exc)
+                show_errors(form, exc.errors)
             else:
                 form.password.errors = [str(exc)]
             return render_template("accounts/close.html", form=form), 422

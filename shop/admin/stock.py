@@ -20,7 +20,7 @@ from shop.admin.blueprint import bp, section
 from shop.catalog.models import Product, Variant
 from shop.errors import ValidationError as DomainError
 from shop.extensions import db
-from shop.forms import DateInput, ShopForm, SubForm
+from shop.forms import DateInput, ShopForm, SubForm, show_errors
 from shop.input_guard import page_number
 from shop.inventory import services as inventory
 from shop.inventory.models import Lot, MovementKind, StockMovement
@@ -34,18 +34,6 @@ MAX_PACKS = 1_000_000
 
 
 # Forms ---------------------------------------------------------------------------------
-
-
-def show_errors(
-    form: Form, errors: dict[str, str], *, aliases: dict[str, str] | None = None
-) -> None:
-    """Put a service's errors next to the fields they name (or above the form)."""
-    for name, message in errors.items():
-        field = getattr(form, (aliases or {}).get(name, name), None)
-        if field is None:
-            form.form_errors.append(message)
-        else:
-            field.errors = [*field.errors, message]
 
 
 class ReceiveForm(ShopForm):
